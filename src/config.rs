@@ -1,0 +1,285 @@
+//! One `Settings` struct for the whole service: defaults < `taskhub.toml` < environment.
+//!
+//! Secrets (`JWT_SECRET`, provider and Stripe keys) are wrapped in [`Secret`], whose `Debug`
+//! and `Display` print `[redacted]`, so a settings dump in a log can never leak them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A string that never shows itself in `Debug` or `Display` output.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "[unset]"
+        } else {
+            "[redacted]"
+        })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// A video model users may pick, with what it allows.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSpec {
+    pub id: String,
+    pub seconds: Vec<u32>,
+    pub sizes: Vec<String>,
+}
+
+/// Every setting. Field names are the lower-case form of their environment variable
+/// without the `TASKHUB_` prefix (`TASKHUB_ADDR` -> `addr`); `DATABASE_URL`, `REDIS_URL`
+/// and `JWT_SECRET` are read without the prefix too.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Folder for the SQLite file, the generated dev JWT secret, uploads and media.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means `sqlite://{data_dir}/taskhub.db`.
+    pub database_url: Option<String>,
+    /// Unset means the in-process bus (single node).
+    pub redis_url: Option<String>,
+    pub jwt_secret: Secret,
+    pub env: Environment,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// Largest accepted prompt, in characters.
+    pub max_prompt_chars: usize,
+    /// Largest accepted JSON body, in bytes (multipart uploads have their own limit).
+    pub max_body_bytes: usize,
+    /// Largest accepted image upload, in bytes.
+    pub max_upload_bytes: usize,
+    pub models: Vec<ModelSpec>,
+    /// Serve `/test-pages/` and `/clients/js/` (default: on in development only).
+    pub test_pages: Option<bool>,
+    /// Database pool size.
+    pub db_max_connections: u32,
+    /// Log format: `pretty` or `json`.
+    pub log_format: String,
+    /// Which provider drives tasks: `simulator` (built in) or `openai` (OPENAI_BASE_URL).
+    pub provider: String,
+    /// Where `test-pages/` and `clients/js/` live (default: the source checkout).
+    pub assets_dir: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            jwt_secret: Secret::default(),
+            env: Environment::Development,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_prompt_chars: 32_000,
+            max_body_bytes: 256 * 1024,
+            max_upload_bytes: 10 * 1024 * 1024,
+            models: default_models(),
+            test_pages: None,
+            db_max_connections: 10,
+            log_format: "pretty".into(),
+            assets_dir: None,
+            provider: "simulator".into(),
+        }
+    }
+}
+
+/// Sora 2 defaults: `sora-2` in portrait/landscape 720p, `sora-2-pro` adds the tall/wide sizes.
+pub fn default_models() -> Vec<ModelSpec> {
+    let base = ["720x1280", "1280x720"];
+    let pro = ["720x1280", "1280x720", "1024x1792", "1792x1024"];
+    vec![
+        ModelSpec {
+            id: "sora-2".into(),
+            seconds: vec![4, 8, 12],
+            sizes: base.iter().map(|s| s.to_string()).collect(),
+        },
+        ModelSpec {
+            id: "sora-2-pro".into(),
+            seconds: vec![4, 8, 12],
+            sizes: pro.iter().map(|s| s.to_string()).collect(),
+        },
+    ]
+}
+
+/// Variables read without the `TASKHUB_` prefix.
+const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "JWT_SECRET"];
+
+impl Settings {
+    /// Defaults, then `taskhub.toml` (or `TASKHUB_CONFIG`) if present, then the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("TASKHUB_CONFIG").unwrap_or_else(|_| "taskhub.toml".into());
+        Self::figment(Path::new(&file))
+            .extract()
+            .context("invalid settings")
+    }
+
+    fn figment(file: &Path) -> Figment {
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("TASKHUB_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(UNPREFIXED))
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    pub fn test_pages_enabled(&self) -> bool {
+        self.test_pages.unwrap_or(!self.is_production())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("taskhub.db").display()
+            ),
+        }
+    }
+
+    pub fn assets_dir(&self) -> PathBuf {
+        self.assets_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    pub fn model(&self, id: &str) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// Makes sure a usable JWT secret exists. Production refuses weak or missing secrets;
+    /// development generates one once and keeps it in the data dir so tokens survive restarts.
+    pub fn ensure_jwt_secret(&mut self) -> anyhow::Result<()> {
+        const MIN_LEN: usize = 32;
+        if self.is_production() {
+            if self.jwt_secret.expose().len() < MIN_LEN {
+                bail!("TASKHUB_ENV=production needs JWT_SECRET of at least {MIN_LEN} characters");
+            }
+            return Ok(());
+        }
+        if !self.jwt_secret.is_empty() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data dir {}", self.data_dir.display()))?;
+        let path = self.data_dir.join("jwt_secret");
+        let secret = match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= MIN_LEN => s.trim().to_string(),
+            _ => {
+                let s = crate::auth::random_token(48);
+                std::fs::write(&path, &s).with_context(|| format!("writing {}", path.display()))?;
+                tracing::warn!(path = %path.display(), "JWT_SECRET unset: generated a development secret and stored it in the data dir");
+                s
+            }
+        };
+        self.jwt_secret = Secret::new(secret);
+        Ok(())
+    }
+}
+
+/// Shown by `taskhub serve --help`; keep in step with `.env.example` and the README table.
+pub const SETTINGS_HELP: &str = "\
+Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is read if present):
+  TASKHUB_ADDR                    listen address [127.0.0.1:8080]; port 0 picks a free port
+  TASKHUB_DATA_DIR                SQLite file, dev JWT secret, uploads, media [./data]
+  DATABASE_URL                    sqlite://… or postgres://… [sqlite file in the data dir]
+  REDIS_URL                       redis://… for several nodes [unset: in-process bus]
+  JWT_SECRET                      HS256 key; production needs >= 32 chars [dev: generated, kept in data dir]
+  TASKHUB_ENV                     development | production [development]
+  TASKHUB_ACCESS_TOKEN_TTL_SECS   access token lifetime [900]
+  TASKHUB_REFRESH_TOKEN_TTL_SECS  refresh token lifetime [2592000]
+  TASKHUB_MAX_PROMPT_CHARS        longest prompt [32000]
+  TASKHUB_MAX_BODY_BYTES          largest JSON body [262144]
+  TASKHUB_MAX_UPLOAD_BYTES        largest image upload [10485760]
+  TASKHUB_TEST_PAGES              serve /test-pages/ and /clients/js/ [on in development]
+  TASKHUB_ASSETS_DIR              folder holding test-pages/ and clients/ [the source checkout]
+  TASKHUB_DB_MAX_CONNECTIONS      database pool size [10]
+  TASKHUB_LOG_FORMAT              pretty | json [pretty]; RUST_LOG filters
+  TASKHUB_PROVIDER                simulator | openai [simulator]
+  TASKHUB_MODELS                  model list as TOML/JSON, e.g. in taskhub.toml [[models]] [sora-2, sora-2-pro]
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings {
+            jwt_secret: Secret::new("fake-secret-do-not-print"),
+            ..Settings::default()
+        };
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("fake-secret-do-not-print"), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+    }
+
+    #[test]
+    fn production_refuses_a_weak_secret() {
+        let mut s = Settings {
+            env: Environment::Production,
+            jwt_secret: Secret::new("short"),
+            ..Settings::default()
+        };
+        assert!(s.ensure_jwt_secret().is_err());
+        s.jwt_secret = Secret::new("x".repeat(40));
+        assert!(s.ensure_jwt_secret().is_ok());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "addr = \"127.0.0.1:9000\"\nmax_prompt_chars = 10\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TASKHUB_MAX_PROMPT_CHARS", "20");
+            let s: Settings = Settings::figment(&file).extract()?;
+            assert_eq!(s.addr.port(), 9000);
+            assert_eq!(s.max_prompt_chars, 20);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,179 @@
+//! One error type for every REST handler, rendered as PROTOCOL §4's failure envelope.
+//!
+//! Internal failures are logged with their cause chain and answered with a generic
+//! message: a client never sees SQL, paths or stack details.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// A field name and what is wrong with it.
+pub type FieldErrors = Vec<(String, String)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 with a specific code (e.g. `forbidden`, `subscriptionRequired`).
+    #[error("{1}")]
+    Forbidden(&'static str, String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    InsufficientCredits(String),
+    #[error("{0}")]
+    RateLimited(String),
+    /// 503 with a specific code (e.g. `unavailable`, `paymentsNotConfigured`).
+    #[error("{1}")]
+    Unavailable(&'static str, String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![(field.to_string(), message.into())])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(..) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "badRequest",
+            Self::Validation(_) => "validationFailed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(code, _) => code,
+            Self::NotFound(_) => "notFound",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payloadTooLarge",
+            Self::UnsupportedMediaType(_) => "unsupportedMediaType",
+            Self::InsufficientCredits(_) => "insufficientCredits",
+            Self::RateLimited(_) => "rateLimited",
+            Self::Unavailable(code, _) => code,
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut error = json!({ "code": self.code() });
+        match &self {
+            Self::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                error["message"] = json!("internal server error");
+            }
+            Self::Validation(fields) => {
+                let msg = fields
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                error["message"] = json!(msg);
+                error["fields"] = fields
+                    .iter()
+                    .map(|(f, m)| (f.clone(), json!(m)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            other => error["message"] = json!(other.to_string()),
+        }
+        (status, Json(json!({ "success": false, "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("not found".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(m) => ApiError::BadRequest(m),
+            StoreError::InsufficientCredits {
+                required,
+                available,
+            } => ApiError::InsufficientCredits(format!(
+                "insufficient credits: required {required}, available {available}"
+            )),
+            StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+            }
+            JsonRejection::JsonDataError(e) => ApiError::Validation(vec![(
+                "body".into(),
+                e.body_text().replace(
+                    "Failed to deserialize the JSON body into the target type: ",
+                    "",
+                ),
+            )]),
+            JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest("malformed JSON body".into()),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge("request body too large".into())
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(format!(
+            "invalid query string: {}",
+            r.body_text()
+                .replace("Failed to deserialize query string: ", "")
+        ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::BadRequest(format!("invalid path: {}", r.body_text()))
+    }
+}
+
+/// The success envelope `{"success": true, "data": …}`.
+pub fn ok<T: serde::Serialize>(data: T) -> Json<serde_json::Value> {
+    Json(json!({ "success": true, "data": data }))
+}

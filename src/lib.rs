@@ -1,0 +1,27 @@
+//! taskhub: a WebSocket-first hub for AI video generation tasks.
+//!
+//! Browsers create tasks over REST and watch them over one WebSocket; a poller drives each
+//! task at a provider, writes every change and its event in one transaction, and publishes
+//! the event on the bus; the hub pushes it to the sockets that watch the task.
+//!
+//! # Layout
+//! - [`config`]: `Settings` (defaults < `taskhub.toml` < environment), secrets redacted.
+//! - [`startup`]: `Application::build` binds and wires everything; `run_until_stopped`.
+//! - [`state`]: `AppState`, the handles every handler shares.
+//! - [`error`]: `ApiError`, the REST error envelope.
+//! - [`auth`]: JWTs, passwords, tokens, the `AuthUser` extractor.
+//! - [`routes`]: the HTTP surface, one module per resource.
+//! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
+//! - [`bus`]: node-to-node event delivery (in-process or Redis).
+//! - [`tasks`]: the lifecycle rules.
+
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod tasks;
+pub mod telemetry;

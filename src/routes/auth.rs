@@ -1,0 +1,245 @@
+//! `/api/auth`: register, login, refresh (rotating), logout, me, and development test login.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{password, random_token, token_hash, AuthUser};
+use crate::error::{ok, ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{NewUser, RefreshOutcome, User};
+
+use super::extract::{ApiJson, ApiQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/me", get(me))
+        .route("/api/auth/test/login", post(test_login).get(test_login))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterBody {
+    username: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginBody {
+    #[serde(alias = "username", alias = "email")]
+    login: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+const BAD_LOGIN: &str = "invalid username/email or password";
+
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let username = body.username.trim();
+    let email = body.email.trim();
+    let mut errors = Vec::new();
+    if !(3..=32).contains(&username.chars().count())
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        errors.push((
+            "username".into(),
+            "3 to 32 characters: letters, digits, _ - .".into(),
+        ));
+    }
+    if !valid_email(email) {
+        errors.push(("email".into(), "not a valid email address".into()));
+    }
+    if !(8..=128).contains(&body.password.chars().count()) {
+        errors.push(("password".into(), "8 to 128 characters".into()));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let hash = password::hash(body.password).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            username,
+            email,
+            password_hash: &hash,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, issue_tokens(&state, &user).await?))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Json<Value>> {
+    let user = state.store.find_user_by_login(body.login.trim()).await?;
+    let Some(user) = user else {
+        // Same work and the same answer as a wrong password.
+        let _ = password::verify(body.password, password::dummy_hash().await.to_string()).await;
+        return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
+    };
+    if !password::verify(body.password, user.password_hash.clone()).await? {
+        return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
+    }
+    issue_tokens(&state, &user).await
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<Value>> {
+    let new_token = random_token(48);
+    let outcome = state
+        .store
+        .rotate_refresh_token(
+            &token_hash(&body.refresh_token),
+            &token_hash(&new_token),
+            refresh_ttl_ms(&state),
+        )
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated { user_id } => {
+            let user = state.store.get_user(&user_id).await?;
+            token_response(&state, &user, new_token)
+        }
+        RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
+            "invalid or expired refresh token".into(),
+        )),
+        RefreshOutcome::Reused => Err(ApiError::Unauthorized(
+            "refresh token was already used; this login has been revoked, sign in again".into(),
+        )),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> ApiResult<Json<Value>> {
+    let revoked = state
+        .store
+        .revoke_refresh_token(&token_hash(&body.refresh_token))
+        .await?;
+    Ok(ok(json!({ "revoked": revoked })))
+}
+
+async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    let user = state
+        .store
+        .get_user(&auth.id)
+        .await
+        .map_err(|_| ApiError::Unauthorized("user no longer exists".into()))?;
+    Ok(ok(user.public()))
+}
+
+#[derive(Deserialize)]
+struct TestLoginQuery {
+    email: String,
+}
+
+/// Development only: signs in as `email`, creating the user if needed. 403 in production.
+async fn test_login(
+    State(state): State<AppState>,
+    query: ApiResult<ApiQuery<TestLoginQuery>>,
+) -> ApiResult<Json<Value>> {
+    if state.settings.is_production() {
+        return Err(ApiError::Forbidden(
+            "forbidden",
+            "test login is disabled in production".into(),
+        ));
+    }
+    let ApiQuery(q) = query?;
+    let email = q.email.trim().to_lowercase();
+    if !valid_email(&email) {
+        return Err(ApiError::field("email", "not a valid email address"));
+    }
+    let user = match state.store.find_user_by_login(&email).await? {
+        Some(u) => u,
+        None => {
+            let local: String = email
+                .split('@')
+                .next()
+                .unwrap_or("user")
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(20)
+                .collect();
+            let username = format!(
+                "{}_{}",
+                if local.is_empty() { "user" } else { &local },
+                &random_token(6).to_lowercase()
+            );
+            let hash = password::hash(random_token(32)).await?;
+            state
+                .store
+                .create_user(NewUser {
+                    username: &username,
+                    email: &email,
+                    password_hash: &hash,
+                })
+                .await?
+        }
+    };
+    issue_tokens(&state, &user).await
+}
+
+fn refresh_ttl_ms(state: &AppState) -> i64 {
+    (state.settings.refresh_token_ttl_secs as i64).saturating_mul(1000)
+}
+
+/// Starts a new login (a new refresh-token family) for `user`.
+async fn issue_tokens(state: &AppState, user: &User) -> ApiResult<Json<Value>> {
+    let refresh = random_token(48);
+    let family = uuid::Uuid::new_v4().to_string();
+    state
+        .store
+        .insert_refresh_token(
+            &user.id,
+            &family,
+            &token_hash(&refresh),
+            refresh_ttl_ms(state),
+        )
+        .await?;
+    token_response(state, user, refresh)
+}
+
+fn token_response(state: &AppState, user: &User, refresh: String) -> ApiResult<Json<Value>> {
+    let (access, _) = state.jwt.issue(&user.id, &user.username)?;
+    Ok(ok(json!({
+        "accessToken": access,
+        "refreshToken": refresh,
+        "tokenType": "bearer",
+        "expiresIn": state.jwt.ttl_secs(),
+        "user": user.public(),
+    })))
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+}

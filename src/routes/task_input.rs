@@ -1,0 +1,230 @@
+//! Parsing and validating a task-creation request: JSON (text-to-video) or multipart with an
+//! `image` part (image-to-video). Every problem is reported per field with a 422.
+
+use std::path::PathBuf;
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+
+/// The raw fields, as a client may send them (`duration` is the older clients' `seconds`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTaskBody {
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    #[serde(alias = "duration")]
+    pub seconds: Option<Value>,
+    pub size: Option<String>,
+    pub quality: Option<String>,
+    pub webhook_url: Option<String>,
+    pub reference_image_url: Option<String>,
+}
+
+/// A validated request.
+#[derive(Debug, Clone)]
+pub struct TaskInput {
+    pub prompt: String,
+    pub model: String,
+    pub seconds: i64,
+    pub size: String,
+    pub quality: String,
+    pub webhook_url: Option<String>,
+    pub reference_image_url: Option<String>,
+    /// Saved upload, relative to the data dir.
+    pub input_image: Option<String>,
+}
+
+impl TaskInput {
+    pub fn kind(&self) -> &'static str {
+        if self.input_image.is_some() || self.reference_image_url.is_some() {
+            "imageToVideo"
+        } else {
+            "textToVideo"
+        }
+    }
+}
+
+pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInput> {
+    let mut errors: FieldErrors = Vec::new();
+    let mut err = |f: &str, m: String| errors.push((f.to_string(), m));
+    let prompt = body.prompt.unwrap_or_default();
+    let chars = prompt.chars().count();
+    if prompt.trim().is_empty() {
+        err("prompt", "required, must not be blank".into());
+    } else if chars > settings.max_prompt_chars {
+        err(
+            "prompt",
+            format!(
+                "at most {} characters (got {chars})",
+                settings.max_prompt_chars
+            ),
+        );
+    }
+    let model_id = body.model.unwrap_or_else(|| "sora-2".into());
+    let model = settings.model(&model_id);
+    if model.is_none() {
+        let known: Vec<_> = settings.models.iter().map(|m| m.id.as_str()).collect();
+        err(
+            "model",
+            format!("unknown model '{model_id}'; one of {}", known.join(", ")),
+        );
+    }
+    let seconds = match body.seconds {
+        None => model
+            .and_then(|m| m.seconds.first().copied())
+            .map(i64::from),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    match (seconds, model) {
+        (None, _) => err("seconds", "must be a whole number of seconds".into()),
+        (Some(s), Some(m)) if !m.seconds.iter().any(|&a| i64::from(a) == s) => {
+            err("seconds", format!("{model_id} allows {:?}", m.seconds))
+        }
+        _ => {}
+    }
+    let size = body.size.unwrap_or_else(|| "720x1280".into());
+    if let Some(m) = model {
+        if !m.sizes.contains(&size) {
+            err("size", format!("{model_id} allows {}", m.sizes.join(", ")));
+        }
+    }
+    let quality = body.quality.unwrap_or_else(|| "standard".into());
+    if quality != "standard" && quality != "hd" {
+        err("quality", "standard or hd".into());
+    }
+    for (field, url) in [
+        ("webhookUrl", &body.webhook_url),
+        ("referenceImageUrl", &body.reference_image_url),
+    ] {
+        if let Some(u) = url {
+            let good = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https"))
+                && u.len() <= 2048;
+            if !good {
+                err(
+                    field,
+                    "must be an http(s) URL of at most 2048 characters".into(),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(TaskInput {
+        prompt,
+        model: model_id,
+        seconds: seconds.unwrap_or_default(),
+        size,
+        quality,
+        webhook_url: body.webhook_url,
+        reference_image_url: body.reference_image_url,
+        input_image: None,
+    })
+}
+
+/// Reads JSON or multipart, by `Content-Type`; anything else is a 415.
+pub async fn read(req: Request, settings: &Settings) -> ApiResult<TaskInput> {
+    let ctype = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("multipart/form-data") {
+        let mp = Multipart::from_request(req, &()).await.map_err(|e| {
+            ApiError::BadRequest(format!("invalid multipart body: {}", e.body_text()))
+        })?;
+        return read_multipart(mp, settings).await;
+    }
+    if !ctype.starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected application/json or multipart/form-data".into(),
+        ));
+    }
+    let super::extract::ApiJson(body) =
+        super::extract::ApiJson::<CreateTaskBody>::from_request(req, &()).await?;
+    validate(body, settings)
+}
+
+async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<TaskInput> {
+    let mut body = CreateTaskBody::default();
+    let mut image: Option<(bytes::Bytes, &'static str)> = None;
+    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "image" || name == "input_reference" {
+            let ext = match field.content_type().unwrap_or("") {
+                "image/png" => "png",
+                "image/jpeg" | "image/jpg" => "jpg",
+                "image/webp" => "webp",
+                other => {
+                    return Err(ApiError::field(
+                        "image",
+                        format!("must be PNG, JPEG or WebP (got '{other}')"),
+                    ))
+                }
+            };
+            let data = field.bytes().await.map_err(multipart_error)?;
+            if data.is_empty() {
+                return Err(ApiError::field("image", "is empty"));
+            }
+            if data.len() > settings.max_upload_bytes {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "image larger than {} bytes",
+                    settings.max_upload_bytes
+                )));
+            }
+            image = Some((data, ext));
+            continue;
+        }
+        let text = field.text().await.map_err(multipart_error)?;
+        match name.as_str() {
+            "prompt" => body.prompt = Some(text),
+            "model" => body.model = Some(text),
+            "seconds" | "duration" => body.seconds = Some(Value::String(text)),
+            "size" => body.size = Some(text),
+            "quality" => body.quality = Some(text),
+            "webhookUrl" => body.webhook_url = Some(text),
+            "referenceImageUrl" => body.reference_image_url = Some(text),
+            _ => {}
+        }
+    }
+    let Some((data, ext)) = image else {
+        return Err(ApiError::field(
+            "image",
+            "a multipart request needs an image part",
+        ));
+    };
+    let mut input = validate(body, settings)?;
+    input.input_image = Some(save_upload(settings, &data, ext).await?);
+    Ok(input)
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge("upload too large".into())
+    } else {
+        ApiError::BadRequest(format!("invalid multipart body: {}", e.body_text()))
+    }
+}
+
+/// Saves an uploaded image under `{data_dir}/uploads/` and returns its relative path.
+async fn save_upload(settings: &Settings, data: &[u8], ext: &str) -> ApiResult<String> {
+    let rel = format!("uploads/{}.{ext}", uuid::Uuid::new_v4());
+    let path: PathBuf = settings.data_dir.join(&rel);
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
+    tokio::fs::write(&path, data)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(rel)
+}

@@ -1,0 +1,281 @@
+//! `/api/video`: create, list, get, events, cancel, retry, delete, content, stats, models.
+
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::ApiQuery;
+use super::task_input::{self, TaskInput};
+use crate::auth::AuthUser;
+use crate::error::{ok, ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{NewTask, Task};
+use crate::tasks::lifecycle::{TaskChange, TaskStatus};
+
+pub fn router(max_upload_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/video/tasks",
+            post(create)
+                .layer(DefaultBodyLimit::max(max_upload_bytes + 64 * 1024))
+                .get(list),
+        )
+        .route("/api/video/tasks/{video_id}", get(get_one).delete(delete))
+        .route("/api/video/tasks/{video_id}/events", get(events))
+        .route("/api/video/tasks/{video_id}/cancel", post(cancel))
+        .route("/api/video/tasks/{video_id}/retry", post(retry))
+        .route("/api/video/tasks/{video_id}/content", get(content))
+        .route("/api/video/stats", get(stats))
+        .route("/api/video/models", get(models))
+}
+
+/// A `videoId` from the path, checked for shape (`video_` + UUID) before any lookup.
+struct VideoId(String);
+
+impl VideoId {
+    fn parse(raw: String) -> ApiResult<Self> {
+        let ok = raw
+            .strip_prefix("video_")
+            .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok());
+        if ok {
+            Ok(Self(raw))
+        } else {
+            Err(ApiError::BadRequest(format!(
+                "invalid videoId '{}': expected video_<uuid>",
+                raw.chars().take(80).collect::<String>()
+            )))
+        }
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = task_input::read(req, &state.settings).await?;
+    let task = create_task(&state, &user, input, None).await?;
+    Ok((StatusCode::CREATED, ok(task.to_json())))
+}
+
+/// Stores the task and its `taskCreated` event, then publishes the event.
+async fn create_task(
+    state: &AppState,
+    user: &AuthUser,
+    input: TaskInput,
+    retry_of: Option<String>,
+) -> ApiResult<Task> {
+    let new = NewTask {
+        user_id: user.id.clone(),
+        provider: state.settings.provider.clone(),
+        kind: input.kind().to_string(),
+        model: input.model,
+        prompt: input.prompt,
+        seconds: input.seconds,
+        size: input.size,
+        quality: input.quality,
+        reference_image_url: input.reference_image_url,
+        input_image: input.input_image,
+        webhook_url: input.webhook_url,
+        retry_of,
+        price: 0,
+    };
+    let (task, event) = state.store.create_task(new).await?;
+    publish(state, &event).await;
+    Ok(task)
+}
+
+/// Publishing happens after commit; a bus failure is logged, never undoes the change
+/// (subscribers catch up from the event log).
+async fn publish(state: &AppState, event: &crate::store::TaskEvent) {
+    if let Err(e) = state.bus.publish(event).await {
+        tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    page: Option<String>,
+    page_size: Option<String>,
+    status: Option<String>,
+}
+
+fn parse_range(field: &str, raw: Option<&str>, default: i64, min: i64, max: i64) -> ApiResult<i64> {
+    let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+        return Ok(default);
+    };
+    match raw.parse::<i64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(ApiError::BadRequest(format!(
+            "{field} must be a whole number from {min} to {max}"
+        ))),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = parse_range("page", q.page.as_deref(), 1, 1, 1_000_000)?;
+    let page_size = parse_range("pageSize", q.page_size.as_deref(), 20, 1, 100)?;
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(
+                "status must be one of queued, processing, completed, failed, cancelled".into(),
+            )
+        })?),
+    };
+    let (items, total) = state
+        .store
+        .list_user_tasks(&user.id, status, page, page_size)
+        .await?;
+    let items: Vec<Value> = items.iter().map(Task::to_json).collect();
+    Ok(ok(
+        json!({ "items": items, "total": total, "page": page, "pageSize": page_size }),
+    ))
+}
+
+async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<Task> {
+    let id = VideoId::parse(raw)?;
+    state
+        .store
+        .get_user_task(&user.id, &id.0)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::not_found("task"),
+            other => other.into(),
+        })
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(user_task(&state, &user, id).await?.to_json()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventsQuery {
+    since_seq: Option<String>,
+    limit: Option<String>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Json<Value>> {
+    let since = parse_range("sinceSeq", q.since_seq.as_deref(), 0, 0, i64::MAX)?;
+    let limit = parse_range("limit", q.limit.as_deref(), 1000, 1, 1000)?;
+    let task = user_task(&state, &user, id).await?;
+    let events = state.store.events_since(&task.id, since, limit).await?;
+    let frames: Vec<Value> = events.iter().map(|e| e.envelope()).collect();
+    Ok(ok(
+        json!({ "videoId": task.id, "seq": task.seq, "events": frames }),
+    ))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let task = user_task(&state, &user, id).await?;
+    let change = TaskChange {
+        status: Some(TaskStatus::Cancelled),
+        message: Some("cancelled by user".into()),
+        ..Default::default()
+    };
+    let Some((task, event)) = state.store.apply_change(&task.id, &change).await? else {
+        return Err(ApiError::Conflict(format!(
+            "task is already {}",
+            task.status
+        )));
+    };
+    publish(&state, &event).await;
+    Ok(ok(task.to_json()))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let old = user_task(&state, &user, id).await?;
+    if old.status() != TaskStatus::Failed {
+        return Err(ApiError::Conflict(format!(
+            "only failed tasks can be retried; this one is {}",
+            old.status
+        )));
+    }
+    let input = TaskInput {
+        prompt: old.prompt,
+        model: old.model,
+        seconds: old.seconds,
+        size: old.size,
+        quality: old.quality,
+        webhook_url: old.webhook_url,
+        reference_image_url: old.reference_image_url,
+        input_image: old.input_image,
+    };
+    let task = create_task(&state, &user, input, Some(old.id)).await?;
+    Ok((StatusCode::CREATED, ok(task.to_json())))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = VideoId::parse(id)?;
+    state
+        .store
+        .delete_user_task(&user.id, &id.0)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::not_found("task"),
+            other => other.into(),
+        })?;
+    Ok(ok(json!({ "videoId": id.0, "deleted": true })))
+}
+
+async fn content(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let task = user_task(&state, &user, id).await?;
+    let Some(url) = task
+        .video_url
+        .clone()
+        .filter(|_| task.status() == TaskStatus::Completed)
+    else {
+        return Err(ApiError::Conflict(format!(
+            "the video is not ready: task is {}",
+            task.status
+        )));
+    };
+    Ok(ok(json!({
+        "videoId": task.id,
+        "externalVideoId": task.external_id,
+        "url": url,
+        "thumbnailUrl": task.thumbnail_url,
+    })))
+}
+
+async fn stats(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
+    Ok(ok(state.store.user_task_stats(&user.id).await?))
+}
+
+async fn models(State(state): State<AppState>) -> Json<Value> {
+    ok(json!({ "models": state.settings.models }))
+}

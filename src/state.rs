@@ -1,0 +1,20 @@
+//! `AppState`: cheap-to-clone handles shared by every handler and background task.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::jwt::JwtKeys;
+use crate::bus::Bus;
+use crate::config::Settings;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub jwt: JwtKeys,
+    /// Cancelled once on shutdown; every long-running task watches it.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,478 @@
+//! Video tasks and their per-task event logs.
+//!
+//! Every change of a task's row and the event that announces it are written in one
+//! transaction, with the event taking the task's next `seq` (PROTOCOL §2).
+
+use serde_json::{json, Value};
+
+use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use crate::tasks::lifecycle::{
+    self, EventType, TaskChange, TaskError, TaskResult, TaskState, TaskStatus,
+};
+
+/// A task row as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Task {
+    pub id: String,
+    pub user_id: String,
+    pub external_id: Option<String>,
+    pub provider: String,
+    pub kind: String,
+    pub model: String,
+    pub prompt: String,
+    pub seconds: i64,
+    pub size: String,
+    pub quality: String,
+    pub reference_image_url: Option<String>,
+    /// Path (under the data dir) of an uploaded reference image.
+    pub input_image: Option<String>,
+    pub webhook_url: Option<String>,
+    pub status: String,
+    pub progress: i64,
+    pub seq: i64,
+    pub message: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub video_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub duration: Option<i64>,
+    pub resolution: Option<String>,
+    pub credits_charged: i64,
+    pub credits_refunded: i64,
+    pub retry_of: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+    pub next_poll_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub poll_attempts: i64,
+    pub provider_expires_at: Option<i64>,
+}
+
+pub const TASK_COLS: &str =
+    "id, user_id, external_id, provider, kind, model, prompt, seconds, size, \
+    quality, reference_image_url, input_image, webhook_url, status, progress, seq, message, \
+    error_code, error_message, video_url, thumbnail_url, duration, resolution, credits_charged, \
+    credits_refunded, retry_of, created_at, updated_at, completed_at, next_poll_at, lease_owner, \
+    lease_until, poll_attempts, provider_expires_at";
+
+impl Task {
+    pub fn status(&self) -> TaskStatus {
+        TaskStatus::parse(&self.status).unwrap_or(TaskStatus::Queued)
+    }
+
+    pub fn error(&self) -> Option<TaskError> {
+        self.error_code.as_ref().map(|code| TaskError {
+            code: code.clone(),
+            message: self.error_message.clone().unwrap_or_default(),
+        })
+    }
+
+    pub fn result(&self) -> Option<TaskResult> {
+        self.video_url.as_ref().map(|url| TaskResult {
+            video_url: url.clone(),
+            thumbnail_url: self.thumbnail_url.clone(),
+            duration: self.duration,
+            resolution: self.resolution.clone(),
+        })
+    }
+
+    pub fn state(&self) -> TaskState {
+        TaskState {
+            status: self.status(),
+            progress: self.progress.clamp(0, 100) as u8,
+            message: self.message.clone(),
+            external_id: self.external_id.clone(),
+            error: self.error(),
+            result: self.result(),
+        }
+    }
+
+    /// The task as REST `data` and WS `subscribed.task` show it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "videoId": self.id,
+            "externalVideoId": self.external_id,
+            "userId": self.user_id,
+            "status": self.status,
+            "progress": self.progress,
+            "seq": self.seq,
+            "prompt": self.prompt,
+            "model": self.model,
+            "seconds": self.seconds,
+            "size": self.size,
+            "quality": self.quality,
+            "kind": self.kind,
+            "referenceImageUrl": self.reference_image_url,
+            "message": self.message,
+            "error": self.error(),
+            "result": self.result(),
+            "creditsCharged": self.credits_charged,
+            "creditsRefunded": self.credits_refunded,
+            "retryOf": self.retry_of,
+            "createdAt": rfc3339(self.created_at),
+            "updatedAt": rfc3339(self.updated_at),
+            "completedAt": self.completed_at.map(rfc3339),
+        })
+    }
+
+    /// The payload of the frame that announces this task's latest change (PROTOCOL §3).
+    pub fn event_payload(&self, event: EventType) -> Value {
+        let mut p = json!({
+            "videoId": self.id,
+            "externalVideoId": self.external_id,
+            "status": self.status,
+            "progress": self.progress,
+            "seq": self.seq,
+        });
+        match event {
+            EventType::TaskCreated => {
+                p["prompt"] = json!(self.prompt);
+                p["model"] = json!(self.model);
+            }
+            EventType::TaskProgress => p["message"] = json!(self.message),
+            EventType::TaskCompleted => p["result"] = json!(self.result()),
+            EventType::TaskFailed => {
+                p["error"] = json!(self.error());
+                p["creditsRefunded"] = json!(self.credits_refunded);
+            }
+            EventType::TaskCancelled => p["creditsRefunded"] = json!(self.credits_refunded),
+        }
+        p
+    }
+}
+
+/// One entry of a task's event log; its envelope is exactly the WS frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskEvent {
+    pub video_id: String,
+    pub user_id: String,
+    pub seq: i64,
+    pub event_type: EventType,
+    pub payload: Value,
+    /// When the event was committed (Unix ms); the frame's `timestamp`.
+    pub created_at: i64,
+}
+
+impl TaskEvent {
+    pub fn envelope(&self) -> Value {
+        json!({ "type": self.event_type.as_str(), "timestamp": self.created_at, "payload": self.payload })
+    }
+}
+
+/// Parameters of a task to create.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub user_id: String,
+    pub provider: String,
+    pub kind: String,
+    pub model: String,
+    pub prompt: String,
+    pub seconds: i64,
+    pub size: String,
+    pub quality: String,
+    pub reference_image_url: Option<String>,
+    pub input_image: Option<String>,
+    pub webhook_url: Option<String>,
+    pub retry_of: Option<String>,
+    /// Credits to charge in the creating transaction.
+    pub price: i64,
+}
+
+/// Per-user counts for `GET /api/video/stats`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStats {
+    pub total: i64,
+    pub by_status: serde_json::Map<String, Value>,
+    pub credits_spent: i64,
+}
+
+fn new_video_id() -> String {
+    format!("video_{}", uuid::Uuid::now_v7())
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn insert_event(tx: &mut Tx<'_>, task: &Task, event: EventType) -> StoreResult<TaskEvent> {
+    let payload = task.event_payload(event);
+    let now = task.updated_at;
+    sqlx::query(
+        "INSERT INTO task_events (task_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&task.id)
+    .bind(task.seq)
+    .bind(event.as_str())
+    .bind(payload.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(TaskEvent {
+        video_id: task.id.clone(),
+        user_id: task.user_id.clone(),
+        seq: task.seq,
+        event_type: event,
+        payload,
+        created_at: now,
+    })
+}
+
+impl Store {
+    /// Creates a task (seq 1, `queued`) and its `taskCreated` event in one transaction.
+    pub async fn create_task(&self, new: NewTask) -> StoreResult<(Task, TaskEvent)> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let q = format!(
+            "INSERT INTO tasks (id, user_id, provider, kind, model, prompt, seconds, size, quality,
+                reference_image_url, input_image, webhook_url, status, progress, seq, retry_of,
+                credits_charged, created_at, updated_at, next_poll_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, 1, $13, $14, $15, $15, $15)
+             RETURNING {TASK_COLS}"
+        );
+        let task: Task = sqlx::query_as(&q)
+            .bind(new_video_id())
+            .bind(&new.user_id)
+            .bind(&new.provider)
+            .bind(&new.kind)
+            .bind(&new.model)
+            .bind(&new.prompt)
+            .bind(new.seconds)
+            .bind(&new.size)
+            .bind(&new.quality)
+            .bind(&new.reference_image_url)
+            .bind(&new.input_image)
+            .bind(&new.webhook_url)
+            .bind(&new.retry_of)
+            .bind(new.price)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let event = insert_event(&mut tx, &task, EventType::TaskCreated).await?;
+        tx.commit().await?;
+        Ok((task, event))
+    }
+
+    pub async fn get_task(&self, video_id: &str) -> StoreResult<Task> {
+        let q = format!("SELECT {TASK_COLS} FROM tasks WHERE id = $1");
+        Ok(sqlx::query_as(&q)
+            .bind(video_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// The task if `user_id` owns it; someone else's task is `NotFound`, like a missing one.
+    pub async fn get_user_task(&self, user_id: &str, video_id: &str) -> StoreResult<Task> {
+        let q = format!("SELECT {TASK_COLS} FROM tasks WHERE id = $1 AND user_id = $2");
+        Ok(sqlx::query_as(&q)
+            .bind(video_id)
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// A page of the user's tasks, newest first, and the total count.
+    pub async fn list_user_tasks(
+        &self,
+        user_id: &str,
+        status: Option<TaskStatus>,
+        page: i64,
+        page_size: i64,
+    ) -> StoreResult<(Vec<Task>, i64)> {
+        let filter = if status.is_some() {
+            " AND status = $2"
+        } else {
+            ""
+        };
+        let (lim, off) = if status.is_some() {
+            ("$3", "$4")
+        } else {
+            ("$2", "$3")
+        };
+        let count_q = format!("SELECT COUNT(*) FROM tasks WHERE user_id = $1{filter}");
+        let list_q = format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE user_id = $1{filter}
+             ORDER BY created_at DESC, id DESC LIMIT {lim} OFFSET {off}"
+        );
+        let mut count = sqlx::query_as::<_, (i64,)>(&count_q).bind(user_id);
+        let mut list = sqlx::query_as::<_, Task>(&list_q).bind(user_id);
+        if let Some(s) = status {
+            count = count.bind(s.as_str());
+            list = list.bind(s.as_str());
+        }
+        let (total,) = count.fetch_one(self.pool()).await?;
+        let items = list
+            .bind(page_size)
+            .bind((page - 1).saturating_mul(page_size))
+            .fetch_all(self.pool())
+            .await?;
+        Ok((items, total))
+    }
+
+    /// The task's events with `seq > since_seq`, oldest first, at most `limit`.
+    pub async fn events_since(
+        &self,
+        video_id: &str,
+        since_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<TaskEvent>> {
+        let rows: Vec<(String, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT t.user_id, e.seq, e.type, e.payload, e.created_at
+             FROM task_events e JOIN tasks t ON t.id = e.task_id
+             WHERE e.task_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
+        )
+        .bind(video_id)
+        .bind(since_seq)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(user_id, seq, ty, payload, created_at)| {
+                Ok(TaskEvent {
+                    video_id: video_id.to_string(),
+                    user_id,
+                    seq,
+                    event_type: serde_json::from_value(Value::String(ty))
+                        .map_err(|e| StoreError::Other(e.into()))?,
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| StoreError::Other(e.into()))?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies `change` under the lifecycle rules in one transaction: the row, the event with
+    /// the next `seq`, and (for failed/cancelled) the refund. `Ok(None)` when nothing changed.
+    pub async fn apply_change(
+        &self,
+        video_id: &str,
+        change: &TaskChange,
+    ) -> StoreResult<Option<(Task, TaskEvent)>> {
+        let mut tx = self.pool().begin().await?;
+        // A no-op write first: it locks the row (PostgreSQL) / the database (SQLite).
+        let q = format!("UPDATE tasks SET seq = seq WHERE id = $1 RETURNING {TASK_COLS}");
+        let mut task: Task = sqlx::query_as(&q)
+            .bind(video_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some((next, event)) = lifecycle::apply(&task.state(), change) else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let now = now_ms().max(task.updated_at);
+        task.seq += 1;
+        task.updated_at = now;
+        task.status = next.status.as_str().to_string();
+        task.progress = i64::from(next.progress);
+        task.message = next.message;
+        task.external_id = next.external_id;
+        task.error_code = next.error.as_ref().map(|e| e.code.clone());
+        task.error_message = next.error.map(|e| e.message);
+        if let Some(r) = next.result {
+            task.video_url = Some(r.video_url);
+            task.thumbnail_url = r.thumbnail_url;
+            task.duration = r.duration;
+            task.resolution = r.resolution;
+        }
+        if next.status.is_terminal() {
+            task.completed_at = Some(now);
+            task.next_poll_at = None;
+            task.lease_owner = None;
+            task.lease_until = None;
+        }
+        if matches!(next.status, TaskStatus::Failed | TaskStatus::Cancelled) {
+            task.credits_refunded += self.refund_task_credits(&mut tx, &task).await?;
+        }
+        sqlx::query(
+            "UPDATE tasks SET seq = $2, updated_at = $3, status = $4, progress = $5, message = $6,
+                external_id = $7, error_code = $8, error_message = $9, video_url = $10,
+                thumbnail_url = $11, duration = $12, resolution = $13, completed_at = $14,
+                next_poll_at = $15, lease_owner = $16, lease_until = $17, credits_refunded = $18
+             WHERE id = $1",
+        )
+        .bind(&task.id)
+        .bind(task.seq)
+        .bind(task.updated_at)
+        .bind(&task.status)
+        .bind(task.progress)
+        .bind(&task.message)
+        .bind(&task.external_id)
+        .bind(&task.error_code)
+        .bind(&task.error_message)
+        .bind(&task.video_url)
+        .bind(&task.thumbnail_url)
+        .bind(task.duration)
+        .bind(&task.resolution)
+        .bind(task.completed_at)
+        .bind(task.next_poll_at)
+        .bind(&task.lease_owner)
+        .bind(task.lease_until)
+        .bind(task.credits_refunded)
+        .execute(&mut *tx)
+        .await?;
+        let ev = insert_event(&mut tx, &task, event).await?;
+        tx.commit().await?;
+        Ok(Some((task, ev)))
+    }
+
+    /// Credits to give back for a task that failed or was cancelled, moved inside `tx`.
+    /// Returns the amount refunded now; a task is refunded at most once because the caller
+    /// only reaches here on the single transition into a terminal state.
+    async fn refund_task_credits(&self, _tx: &mut Tx<'_>, task: &Task) -> StoreResult<i64> {
+        Ok((task.credits_charged - task.credits_refunded).max(0))
+    }
+
+    /// Deletes a terminal task and its events. An open task is a `Conflict`.
+    pub async fn delete_user_task(&self, user_id: &str, video_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let deleted: Option<(String,)> = sqlx::query_as(
+            "DELETE FROM tasks WHERE id = $1 AND user_id = $2
+               AND status IN ('completed', 'failed', 'cancelled') RETURNING id",
+        )
+        .bind(video_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if deleted.is_none() {
+            let exists: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM tasks WHERE id = $1 AND user_id = $2")
+                    .bind(video_id)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match exists {
+                Some(_) => StoreError::Conflict(
+                    "only finished tasks can be deleted; cancel it first".into(),
+                ),
+                None => StoreError::NotFound,
+            });
+        }
+        sqlx::query("DELETE FROM task_events WHERE task_id = $1")
+            .bind(video_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user_task_stats(&self, user_id: &str) -> StoreResult<TaskStats> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*), CAST(COALESCE(SUM(credits_charged - credits_refunded), 0) AS BIGINT)
+             FROM tasks WHERE user_id = $1 GROUP BY status",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut stats = TaskStats::default();
+        for s in TaskStatus::ALL {
+            stats.by_status.insert(s.as_str().into(), json!(0));
+        }
+        for (status, count, spent) in rows {
+            stats.total += count;
+            stats.credits_spent += spent;
+            stats.by_status.insert(status, json!(count));
+        }
+        Ok(stats)
+    }
+}

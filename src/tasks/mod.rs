@@ -1,0 +1,3 @@
+//! Task rules: the lifecycle state machine.
+
+pub mod lifecycle;

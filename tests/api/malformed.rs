@@ -1,0 +1,135 @@
+//! 1,000 malformed requests of many kinds: every answer is a 4xx with the error envelope,
+//! and the server keeps serving.
+
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+
+use crate::helpers::{Backend, TestApp};
+
+crate::backend_tests!(thousand_malformed_requests_get_4xx);
+
+async fn thousand_malformed_requests_get_4xx(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("fuzz").await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut seen = std::collections::BTreeMap::new();
+    // The server answers 413 and closes mid-upload; a pooled client would then reuse that
+    // closed connection, so oversize bodies go through a client without a pool.
+    let unpooled = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    for i in 0..1000 {
+        let kind = i % 10;
+        let mut req = match kind {
+            // random bytes as JSON
+            0 => {
+                let len = rng.gen_range(0..200);
+                let junk: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                app.client
+                    .post(app.url("/api/video/tasks"))
+                    .bearer_auth(&tok)
+                    .header("content-type", "application/json")
+                    .body(junk)
+            }
+            // wrong content type
+            1 => app
+                .client
+                .post(app.url("/api/video/tasks"))
+                .bearer_auth(&tok)
+                .header("content-type", "text/plain")
+                .body("prompt=hi"),
+            // oversize body
+            2 => unpooled
+                .post(app.url("/api/auth/login"))
+                .header("content-type", "application/json")
+                .body(format!("{{\"login\":\"{}\"}}", "a".repeat(300 * 1024))),
+            // bad ids
+            3 => app
+                .client
+                .get(app.url(&format!(
+                    "/api/video/tasks/video_{}",
+                    "z".repeat(rng.gen_range(1..40))
+                )))
+                .bearer_auth(&tok),
+            // bad pagination
+            4 => app
+                .client
+                .get(app.url(&format!(
+                    "/api/video/tasks?page={}&pageSize={}",
+                    rng.gen_range(-5..1),
+                    rng.gen::<u32>()
+                )))
+                .bearer_auth(&tok),
+            // wrong types in valid JSON
+            5 => app
+                .client
+                .post(app.url("/api/video/tasks"))
+                .bearer_auth(&tok)
+                .json(&serde_json::json!({"prompt": [1, 2], "seconds": {"a": 1}})),
+            // bad or missing auth
+            6 => app.client.get(app.url("/api/video/tasks")).header(
+                "authorization",
+                format!("Bearer {}", "x".repeat(rng.gen_range(0..50))),
+            ),
+            // broken multipart
+            7 => app
+                .client
+                .post(app.url("/api/video/tasks"))
+                .bearer_auth(&tok)
+                .header("content-type", "multipart/form-data; boundary=XYZ")
+                .body("--XYZ\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi\r\n--XY"),
+            // unknown routes and wrong methods
+            8 => app
+                .client
+                .request(Method::PATCH, app.url("/api/video/tasks"))
+                .bearer_auth(&tok),
+            // unknown tasks, bad sinceSeq and invalid refresh tokens
+            _ => match rng.gen_range(0..3) {
+                0 => app
+                    .client
+                    .get(app.url(&format!(
+                        "/api/video/tasks/video_{}/events",
+                        uuid::Uuid::now_v7()
+                    )))
+                    .bearer_auth(&tok),
+                1 => app
+                    .client
+                    .get(app.url(&format!(
+                        "/api/video/tasks/video_{}/events?sinceSeq=-{}",
+                        uuid::Uuid::now_v7(),
+                        rng.gen::<u8>()
+                    )))
+                    .bearer_auth(&tok),
+                _ => app
+                    .client
+                    .post(app.url("/api/auth/refresh"))
+                    .json(&serde_json::json!({"refreshToken": rng.gen::<u64>().to_string()})),
+            },
+        };
+        req = req.timeout(std::time::Duration::from_secs(10));
+        let resp = req.send().await.expect("server answers");
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert!(
+            (400..500).contains(&status),
+            "case {kind}: got {status} {body}"
+        );
+        assert_eq!(body["success"], false, "case {kind}: envelope {body}");
+        assert!(
+            body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+            "case {kind}: {body}"
+        );
+        *seen.entry(status).or_insert(0) += 1;
+    }
+    // Many kinds of 4xx, not one catch-all.
+    for code in [400, 401, 404, 405, 413, 415, 422] {
+        assert!(
+            seen.contains_key(&code),
+            "expected some {code} among {seen:?}"
+        );
+    }
+    let (s, _) = app.json(Method::GET, "/health", None, None).await;
+    assert_eq!(s, 200, "still serving");
+    app.create_task(&tok, "still works").await;
+}
