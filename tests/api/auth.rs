@@ -151,3 +151,73 @@ async fn duplicate_and_invalid_registration(backend: Backend) {
         assert!(v["error"]["fields"][f].is_string(), "{f} reported: {v}");
     }
 }
+
+/// Production turns test login and the QA pages off, and refuses a weak JWT secret.
+#[tokio::test]
+async fn production_disables_test_login_and_pages() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.env = taskhub::config::Environment::Production;
+        s.jwt_secret = taskhub::config::Secret::new("fake-production-secret-0123456789abcdefgh");
+    })
+    .await;
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/auth/test/login?email=a@example.com",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    let (s, _) = app.json(Method::GET, "/test-pages/", None, None).await;
+    assert_eq!(s, 404);
+
+    let dev = TestApp::spawn(Backend::Sqlite).await;
+    let (s, v) = dev
+        .json(
+            Method::POST,
+            "/api/auth/test/login?email=qa@example.com",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s2, v2) = dev
+        .json(
+            Method::POST,
+            "/api/auth/test/login?email=QA@example.com",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s2, 200);
+    assert_eq!(
+        v["data"]["user"]["id"], v2["data"]["user"]["id"],
+        "same user on the second test login"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut weak = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
+    weak.env = taskhub::config::Environment::Production;
+    weak.jwt_secret = taskhub::config::Secret::new("short");
+    let err = taskhub::startup::Application::build(weak)
+        .await
+        .err()
+        .expect("refuses to start");
+    assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+}
+
+/// In development a missing secret is generated once and reused on the next start.
+#[tokio::test]
+async fn dev_secret_is_generated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
+    s.jwt_secret = taskhub::config::Secret::default();
+    let mut first = s.clone();
+    first.ensure_jwt_secret().unwrap();
+    let mut second = s.clone();
+    second.ensure_jwt_secret().unwrap();
+    assert!(first.jwt_secret.expose().len() >= 32);
+    assert_eq!(first.jwt_secret, second.jwt_secret);
+    assert!(dir.path().join("jwt_secret").exists());
+}
