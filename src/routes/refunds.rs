@@ -1,0 +1,116 @@
+//! `POST /api/payments/stripe/refund` (admin only): refunds all or part of a payment at
+//! Stripe and takes the matching credits back from the payment's own lot.
+//!
+//! When the user has already spent some of those credits the route says so before any money
+//! moves (409 naming how many), and refunds anyway only with `"force": true`, recording the
+//! spent part as unrecovered. Credits are never taken from other lots and a balance never
+//! goes negative.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::ApiJson;
+use super::payments::{not_configured, stripe_error};
+use super::users::require_admin;
+use crate::auth::AuthUser;
+use crate::billing::prices::{to_major, to_minor};
+use crate::billing::stripe;
+use crate::error::{ok, ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RefundBody {
+    payment_id: String,
+    /// In the payment's currency (`4.95`); absent means everything still refundable.
+    amount: Option<f64>,
+    #[serde(default)]
+    force: bool,
+}
+
+pub(super) async fn refund(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<RefundBody>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &user).await?;
+    let p = super::payments::visible_payment(&state, &user, &body.payment_id).await?;
+    let cur = p.currency.to_ascii_uppercase();
+    let refundable = p.refundable_minor();
+    if refundable <= 0 {
+        return Err(ApiError::Conflict(format!(
+            "payment is {}: nothing to refund",
+            p.status
+        )));
+    }
+    let amount = match body.amount {
+        None => refundable,
+        Some(a) => to_minor(a, &cur)
+            .filter(|m| (1..=refundable).contains(m))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "amount",
+                    format!("between 0.01 and {} {cur}", to_major(refundable, &cur)),
+                )
+            })?,
+    };
+    let total = p.refunded_minor + amount;
+    let (owed, recoverable) = state.store.reversal_preview(&p, total).await?;
+    let spent = owed - recoverable;
+    if spent > 0 && !body.force {
+        return Err(ApiError::Conflict(format!(
+            "the user has already spent {spent} of the {owed} credits this refund takes back \
+             (only {recoverable} are left to take); send \"force\": true to refund anyway"
+        )));
+    }
+    let stripe_refund = if p.provider == "stripe" {
+        let b = &state.settings.billing;
+        if !b.stripe_configured() {
+            return Err(not_configured("STRIPE_SECRET_KEY"));
+        }
+        let intent = p.stripe_payment_intent.clone().ok_or_else(|| {
+            ApiError::Conflict("Stripe has not reported this payment's payment intent".into())
+        })?;
+        let key = format!("refund_{}_{total}", p.id);
+        let r = stripe::create_refund(b, &intent, amount, &p.id, &key)
+            .await
+            .map_err(stripe_error)?;
+        Some(json!({"id": r.id, "status": r.status, "amount": to_major(r.amount, &cur)}))
+    } else if state.settings.is_production() {
+        return Err(ApiError::Conflict(
+            "local test payments cannot be refunded in production".into(),
+        ));
+    } else {
+        None
+    };
+    let mut tx = state.store.begin().await?;
+    let (payment, rev) = state.store.reverse_payment(&mut tx, &p.id, total).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let message = if rev.unrecovered > 0 {
+        format!(
+            "refunded {} {cur}; the user had already spent {} of these credits, so only {} were taken back",
+            to_major(amount, &cur),
+            rev.unrecovered,
+            rev.reversed
+        )
+    } else {
+        format!(
+            "refunded {} {cur}; {} credits taken back",
+            to_major(amount, &cur),
+            rev.reversed
+        )
+    };
+    Ok(ok(json!({
+        "payment": payment.to_json(),
+        "refund": stripe_refund,
+        "amount": to_major(amount, &cur),
+        "creditsOwed": rev.owed,
+        "creditsReversed": rev.reversed,
+        "creditsAlreadySpent": rev.unrecovered,
+        "alreadyRecorded": !rev.applied,
+        "message": message,
+    })))
+}
