@@ -37,6 +37,9 @@ pub(super) async fn refund(
     ApiJson(body): ApiJson<RefundBody>,
 ) -> ApiResult<Json<Value>> {
     require_admin(&state, &user).await?;
+    if !state.settings.billing.stripe_configured() && state.settings.is_production() {
+        return Err(not_configured("STRIPE_SECRET_KEY"));
+    }
     let p = super::payments::visible_payment(&state, &user, &body.payment_id).await?;
     let cur = p.currency.to_ascii_uppercase();
     let refundable = p.refundable_minor();
@@ -89,7 +92,9 @@ pub(super) async fn refund(
     let mut tx = state.store.begin().await?;
     let (payment, rev) = state.store.reverse_payment(&mut tx, &p.id, total).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    let message = if rev.unrecovered > 0 {
+    let message = if !rev.applied {
+        "this refund was already recorded (Stripe's webhook arrived first)".to_string()
+    } else if rev.unrecovered > 0 {
         format!(
             "refunded {} {cur}; the user had already spent {} of these credits, so only {} were taken back",
             to_major(amount, &cur),

@@ -1,4 +1,5 @@
-//! Persistence: users, refresh tokens, tasks and their event logs, on SQLite or PostgreSQL.
+//! Persistence: users, refresh tokens, tasks and their event logs, the credit ledger,
+//! payments and API keys, on SQLite or PostgreSQL.
 //!
 //! One `Store` serves both databases through sqlx's `Any` driver. Both schemas use TEXT ids
 //! and BIGINT Unix-millisecond times, and every query uses `$N` placeholders (SQLite reads
@@ -11,6 +12,7 @@
 //! writers queue instead of deadlocking.
 
 mod api_keys;
+mod billing;
 mod ledger;
 mod payments;
 mod tasks;
@@ -24,6 +26,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
 pub use api_keys::*;
+pub use billing::*;
 pub use ledger::*;
 pub use payments::*;
 pub use tasks::*;
