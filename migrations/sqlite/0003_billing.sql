@@ -1,7 +1,7 @@
 -- Billing: plans, the credit ledger (lots + transactions), payments, Stripe events, API keys.
 -- Invariant kept by src/store/ledger.rs: users.credits = SUM(credit_transactions.amount)
 -- = SUM(credit_lots.remaining) for every user.
-ALTER TABLE users ADD COLUMN credits BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN credits BIGINT NOT NULL DEFAULT 0 CHECK (credits >= 0);
 -- Bumped by every balance movement; gives each ledger row its per-user `seq`.
 ALTER TABLE users ADD COLUMN ledger_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';

@@ -142,9 +142,13 @@ mod tests {
 
     #[test]
     #[allow(clippy::result_large_err)]
-    fn env_overrides_reach_billing_settings() {
+    fn file_and_env_reach_billing_settings() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("TASKHUB_CONFIG", "none.toml");
+            jail.create_file(
+                "billing.toml",
+                "[[credit_packages]]\nid = \"mini\"\nname = \"Mini\"\ncredits = 10\nprice_minor = 100\n",
+            )?;
+            jail.set_env("TASKHUB_CONFIG", "billing.toml");
             jail.set_env("TASKHUB_SIGNUP_BONUS_CREDITS", "250");
             jail.set_env("TASKHUB_GENERATING_PLANS", "basic,pro");
             jail.set_env("TASKHUB_PRICE_IMAGE_HD", "50");

@@ -17,7 +17,7 @@ use super::extract::ApiJson;
 use super::users::require_admin;
 use crate::auth::AuthUser;
 use crate::billing::stripe::{self, CheckoutRequest, StripeError};
-use crate::billing::{expiry_after, webhook};
+use crate::billing::{expiry_after, webhook, CreditPackage};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{now_ms, Completion, NewPayment, Payment, StoreError};
@@ -88,11 +88,11 @@ fn return_to(base: &url::Url, payment_id: &str, status: &str) -> String {
     u.to_string()
 }
 
-async fn create(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<CreateBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+/// The package and return URL of a create request, after the configuration checks.
+fn check_create<'a>(
+    state: &'a AppState,
+    body: &CreateBody,
+) -> ApiResult<(&'a CreditPackage, url::Url)> {
     let b = &state.settings.billing;
     if body.local_test && state.settings.is_production() {
         return Err(ApiError::Forbidden(
@@ -102,10 +102,8 @@ async fn create(
     }
     if !body.local_test && !b.stripe_configured() {
         let mut e = not_configured("STRIPE_SECRET_KEY");
-        if !state.settings.is_production() {
-            if let ApiError::Unavailable(_, m) = &mut e {
-                m.push_str("; in development, send \"localTest\": true for a local test payment");
-            }
+        if let (false, ApiError::Unavailable(_, m)) = (state.settings.is_production(), &mut e) {
+            m.push_str("; in development, send \"localTest\": true for a local test payment");
         }
         return Err(e);
     }
@@ -117,7 +115,15 @@ async fn create(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && body.return_url.len() <= 2048)
         .ok_or_else(|| ApiError::field("returnUrl", "must be an http(s) URL"))?;
-    let provider = if body.local_test { "local" } else { "stripe" };
+    Ok((package, return_url))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (package, return_url) = check_create(&state, &body)?;
     let payment = state
         .store
         .insert_payment(NewPayment {
@@ -125,8 +131,8 @@ async fn create(
             package: &package.id,
             credits: package.credits,
             amount_minor: package.price_minor,
-            currency: &b.payment_currency,
-            provider,
+            currency: &state.settings.billing.payment_currency,
+            provider: if body.local_test { "local" } else { "stripe" },
         })
         .await?;
     if body.local_test {
@@ -136,16 +142,35 @@ async fn create(
         data["devCompleteUrl"] = json!(format!("/api/payments/{}/dev-complete", payment.id));
         return Ok((StatusCode::CREATED, ok(data)));
     }
+    let payment = start_checkout(&state, &payment, package, &return_url).await?;
+    Ok((StatusCode::CREATED, ok(payment.to_json())))
+}
+
+/// Opens the Checkout Session for a pending payment; a refused or failed call marks the
+/// payment `failed`.
+async fn start_checkout(
+    state: &AppState,
+    payment: &Payment,
+    package: &CreditPackage,
+    return_url: &url::Url,
+) -> ApiResult<Payment> {
+    let b = &state.settings.billing;
     let req = CheckoutRequest {
         payment_id: &payment.id,
-        user_id: &user.id,
+        user_id: &payment.user_id,
         package,
         currency: &b.payment_currency,
-        success_url: return_to(&return_url, &payment.id, "success"),
-        cancel_url: return_to(&return_url, &payment.id, "cancelled"),
+        success_url: return_to(return_url, &payment.id, "success"),
+        cancel_url: return_to(return_url, &payment.id, "cancelled"),
     };
-    let session = match stripe::create_checkout_session(b, &req).await {
-        Ok(s) => s,
+    match stripe::create_checkout_session(b, &req).await {
+        Ok(session) => {
+            let url = session.url.unwrap_or_default();
+            Ok(state
+                .store
+                .set_checkout(&payment.id, &session.id, &url)
+                .await?)
+        }
         Err(e) => {
             let mut tx = state.store.begin().await?;
             state
@@ -153,15 +178,9 @@ async fn create(
                 .set_payment_status(&mut tx, &payment.id, &["pending"], "failed")
                 .await?;
             tx.commit().await.map_err(StoreError::from)?;
-            return Err(stripe_error(e));
+            Err(stripe_error(e))
         }
-    };
-    let url = session.url.unwrap_or_default();
-    let payment = state
-        .store
-        .set_checkout(&payment.id, &session.id, &url)
-        .await?;
-    Ok((StatusCode::CREATED, ok(payment.to_json())))
+    }
 }
 
 /// The caller's payment (any payment for an admin); others' look missing.

@@ -19,7 +19,7 @@ use crate::billing::prices::{to_major, to_minor};
 use crate::billing::stripe;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Payment, Reversal, StoreError};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,25 +41,7 @@ pub(super) async fn refund(
         return Err(not_configured("STRIPE_SECRET_KEY"));
     }
     let p = super::payments::visible_payment(&state, &user, &body.payment_id).await?;
-    let cur = p.currency.to_ascii_uppercase();
-    let refundable = p.refundable_minor();
-    if refundable <= 0 {
-        return Err(ApiError::Conflict(format!(
-            "payment is {}: nothing to refund",
-            p.status
-        )));
-    }
-    let amount = match body.amount {
-        None => refundable,
-        Some(a) => to_minor(a, &cur)
-            .filter(|m| (1..=refundable).contains(m))
-            .ok_or_else(|| {
-                ApiError::field(
-                    "amount",
-                    format!("between 0.01 and {} {cur}", to_major(refundable, &cur)),
-                )
-            })?,
-    };
+    let amount = amount_to_refund(&p, body.amount)?;
     let total = p.refunded_minor + amount;
     let (owed, recoverable) = state.store.reversal_preview(&p, total).await?;
     let spent = owed - recoverable;
@@ -69,45 +51,11 @@ pub(super) async fn refund(
              (only {recoverable} are left to take); send \"force\": true to refund anyway"
         )));
     }
-    let stripe_refund = if p.provider == "stripe" {
-        let b = &state.settings.billing;
-        if !b.stripe_configured() {
-            return Err(not_configured("STRIPE_SECRET_KEY"));
-        }
-        let intent = p.stripe_payment_intent.clone().ok_or_else(|| {
-            ApiError::Conflict("Stripe has not reported this payment's payment intent".into())
-        })?;
-        let key = format!("refund_{}_{total}", p.id);
-        let r = stripe::create_refund(b, &intent, amount, &p.id, &key)
-            .await
-            .map_err(stripe_error)?;
-        Some(json!({"id": r.id, "status": r.status, "amount": to_major(r.amount, &cur)}))
-    } else if state.settings.is_production() {
-        return Err(ApiError::Conflict(
-            "local test payments cannot be refunded in production".into(),
-        ));
-    } else {
-        None
-    };
+    let stripe_refund = refund_money(&state, &p, amount, total).await?;
     let mut tx = state.store.begin().await?;
     let (payment, rev) = state.store.reverse_payment(&mut tx, &p.id, total).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    let message = if !rev.applied {
-        "this refund was already recorded (Stripe's webhook arrived first)".to_string()
-    } else if rev.unrecovered > 0 {
-        format!(
-            "refunded {} {cur}; the user had already spent {} of these credits, so only {} were taken back",
-            to_major(amount, &cur),
-            rev.unrecovered,
-            rev.reversed
-        )
-    } else {
-        format!(
-            "refunded {} {cur}; {} credits taken back",
-            to_major(amount, &cur),
-            rev.reversed
-        )
-    };
+    let cur = p.currency.to_ascii_uppercase();
     Ok(ok(json!({
         "payment": payment.to_json(),
         "refund": stripe_refund,
@@ -116,6 +64,77 @@ pub(super) async fn refund(
         "creditsReversed": rev.reversed,
         "creditsAlreadySpent": rev.unrecovered,
         "alreadyRecorded": !rev.applied,
-        "message": message,
+        "message": message(&rev, to_major(amount, &cur), &cur),
     })))
+}
+
+/// The amount to refund in minor units: `requested` (in the currency) or all that is left.
+fn amount_to_refund(p: &Payment, requested: Option<f64>) -> ApiResult<i64> {
+    let cur = p.currency.to_ascii_uppercase();
+    let refundable = p.refundable_minor();
+    if refundable <= 0 {
+        return Err(ApiError::Conflict(format!(
+            "payment is {}: nothing to refund",
+            p.status
+        )));
+    }
+    let Some(a) = requested else {
+        return Ok(refundable);
+    };
+    to_minor(a, &cur)
+        .filter(|m| (1..=refundable).contains(m))
+        .ok_or_else(|| {
+            ApiError::field(
+                "amount",
+                format!("between 0.01 and {} {cur}", to_major(refundable, &cur)),
+            )
+        })
+}
+
+/// Refunds the money at Stripe (a local test payment, in development, has none to refund).
+async fn refund_money(
+    state: &AppState,
+    p: &Payment,
+    amount: i64,
+    total: i64,
+) -> ApiResult<Option<Value>> {
+    if p.provider != "stripe" {
+        if state.settings.is_production() {
+            return Err(ApiError::Conflict(
+                "local test payments cannot be refunded in production".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let b = &state.settings.billing;
+    if !b.stripe_configured() {
+        return Err(not_configured("STRIPE_SECRET_KEY"));
+    }
+    let intent = p.stripe_payment_intent.as_deref().ok_or_else(|| {
+        ApiError::Conflict("Stripe has not reported this payment's payment intent".into())
+    })?;
+    let key = format!("refund_{}_{total}", p.id);
+    let r = stripe::create_refund(b, intent, amount, &p.id, &key)
+        .await
+        .map_err(stripe_error)?;
+    let cur = p.currency.to_ascii_uppercase();
+    Ok(Some(
+        json!({"id": r.id, "status": r.status, "amount": to_major(r.amount, &cur)}),
+    ))
+}
+
+fn message(rev: &Reversal, amount: f64, cur: &str) -> String {
+    if !rev.applied {
+        "this refund was already recorded (Stripe's webhook arrived first)".to_string()
+    } else if rev.unrecovered > 0 {
+        format!(
+            "refunded {amount} {cur}; the user had already spent {} of these credits, so only {} were taken back",
+            rev.unrecovered, rev.reversed
+        )
+    } else {
+        format!(
+            "refunded {amount} {cur}; {} credits taken back",
+            rev.reversed
+        )
+    }
 }

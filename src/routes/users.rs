@@ -171,13 +171,7 @@ fn active() -> String {
     "active".into()
 }
 
-async fn set_plan(
-    State(state): State<AppState>,
-    admin: AuthUser,
-    Path(user_id): Path<String>,
-    ApiJson(body): ApiJson<PlanBody>,
-) -> ApiResult<Json<Value>> {
-    require_admin(&state, &admin).await?;
+fn parse_plan(body: &PlanBody) -> ApiResult<Subscription> {
     let mut errors = Vec::new();
     if !PLANS.contains(&body.plan.as_str()) {
         errors.push(("plan".into(), format!("one of {}", PLANS.join(", "))));
@@ -185,24 +179,36 @@ async fn set_plan(
     if !STATUSES.contains(&body.status.as_str()) {
         errors.push(("status".into(), format!("one of {}", STATUSES.join(", "))));
     }
-    let ends_at = match body.ends_at.as_deref() {
+    let ends_at = match body
+        .ends_at
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+    {
         None => None,
-        Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
-            Ok(t) => Some(t.timestamp_millis()),
-            Err(_) => {
-                errors.push(("endsAt".into(), "an RFC 3339 time".into()));
-                None
-            }
-        },
+        Some(Ok(t)) => Some(t.timestamp_millis()),
+        Some(Err(_)) => {
+            errors.push(("endsAt".into(), "an RFC 3339 time".into()));
+            None
+        }
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let sub = Subscription {
-        plan: body.plan,
-        status: body.status,
+    Ok(Subscription {
+        plan: body.plan.clone(),
+        status: body.status.clone(),
         ends_at,
-    };
+    })
+}
+
+async fn set_plan(
+    State(state): State<AppState>,
+    admin: AuthUser,
+    Path(user_id): Path<String>,
+    ApiJson(body): ApiJson<PlanBody>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &admin).await?;
+    let sub = parse_plan(&body)?;
     let b = &state.settings.billing;
     let grant = body.grant_credits.unwrap_or(sub.status == "active");
     let credits = if grant {

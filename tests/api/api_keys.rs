@@ -151,6 +151,7 @@ async fn api_keys_can_be_turned_off(backend: Backend) {
             .contains("not accepted"),
         "{v}"
     );
+    assert_ledger_invariant(&app).await;
 }
 
 async fn admin_grant_command(backend: Backend) {
@@ -193,4 +194,5 @@ async fn admin_grant_command(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(user.role, "user");
+    assert_ledger_invariant(&app).await;
 }
