@@ -98,6 +98,9 @@ pub struct Settings {
     pub provider: String,
     /// Where `test-pages/` and `clients/js/` live (default: the source checkout).
     pub assets_dir: Option<PathBuf>,
+    /// Plans, prices, credits, packages, Stripe, API keys.
+    #[serde(flatten)]
+    pub billing: crate::billing::BillingSettings,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             log_format: "pretty".into(),
             assets_dir: None,
             provider: "simulator".into(),
+            billing: Default::default(),
         }
     }
 }
@@ -143,7 +147,14 @@ pub fn default_models() -> Vec<ModelSpec> {
 }
 
 /// Variables read without the `TASKHUB_` prefix.
-const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "JWT_SECRET"];
+const UNPREFIXED: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "STRIPE_API_BASE",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+];
 
 impl Settings {
     /// Defaults, then `taskhub.toml` (or `TASKHUB_CONFIG`) if present, then the environment.
@@ -239,6 +250,27 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_LOG_FORMAT              pretty | json [pretty]; RUST_LOG filters
   TASKHUB_PROVIDER                simulator | openai [simulator]
   TASKHUB_MODELS                  model list as TOML/JSON, e.g. in taskhub.toml [[models]] [sora-2, sora-2-pro]
+Billing:
+  TASKHUB_SIGNUP_BONUS_CREDITS    credits for every new user [100]
+  TASKHUB_SIGNUP_BONUS_DAYS       days until the signup bonus expires, 0 never [30]
+  TASKHUB_PURCHASED_CREDIT_DAYS   days until purchased credits expire, 0 never [90]
+  TASKHUB_REFUND_GRACE_DAYS       refunded task credits stay usable at least this long [7]
+  TASKHUB_GENERATING_PLANS        plans allowed to generate; the seed's rule is basic,pro [free,basic,pro]
+  TASKHUB_FREE_MONTHLY_CREDITS    credits granted with the free plan [0]
+  TASKHUB_BASIC_MONTHLY_CREDITS   credits granted with the basic plan [500]
+  TASKHUB_PRO_MONTHLY_CREDITS     credits granted with the pro plan [2000]
+  TASKHUB_PRICE_TEXT_STANDARD     credits per text-to-video task, standard quality [20]
+  TASKHUB_PRICE_TEXT_HD           credits per text-to-video task, hd [30]
+  TASKHUB_PRICE_IMAGE_STANDARD    credits per image-to-video task, standard [25]
+  TASKHUB_PRICE_IMAGE_HD          credits per image-to-video task, hd [35]
+  TASKHUB_PAYMENT_CURRENCY        currency of the credit packages [CNY]
+  TASKHUB_CREDIT_PACKAGES         packages as [[credit_packages]] in taskhub.toml [trial, standard, value, premium]
+  STRIPE_API_BASE                 Stripe API root [https://api.stripe.com]
+  STRIPE_SECRET_KEY               Stripe secret key [unset: payments answer 503 paymentsNotConfigured]
+  STRIPE_WEBHOOK_SECRET           webhook signing secret (whsec_...) [unset: webhook answers 503]
+  TASKHUB_STRIPE_WEBHOOK_TOLERANCE_SECS  accepted Stripe-Signature age [300]
+  TASKHUB_API_KEYS                accept X-API-Key and offer /api/users/api-keys [true]
+  TASKHUB_CREDIT_SWEEP_INTERVAL_SECS  how often expired credits are swept [60]
 ";
 
 #[cfg(test)]

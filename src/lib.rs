@@ -14,8 +14,10 @@
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
 //! - [`tasks`]: the lifecycle rules.
+//! - [`billing`]: plans, prices, the credit ledger's rules, packages, Stripe.
 
 pub mod auth;
+pub mod billing;
 pub mod bus;
 pub mod config;
 pub mod error;

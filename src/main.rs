@@ -24,6 +24,17 @@ enum Command {
     /// Apply database migrations and exit.
     #[command(after_help = SETTINGS_HELP)]
     Migrate,
+    /// Manage admins: `taskhub admin grant EMAIL` makes an existing user an admin.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give the user with this email the admin role.
+    Grant { email: String },
+    /// Take the admin role away (back to `user`).
+    Revoke { email: String },
 }
 
 #[tokio::main]
@@ -38,6 +49,25 @@ async fn main() -> anyhow::Result<()> {
             let store = Store::connect(&settings.database_url(), 1).await?;
             store.migrate().await?;
             println!("migrations applied ({:?})", store.dialect());
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let (email, role) = match &cmd {
+                AdminCommand::Grant { email } => (email, "admin"),
+                AdminCommand::Revoke { email } => (email, "user"),
+            };
+            let store = Store::connect(&settings.database_url(), 1).await?;
+            store.migrate().await?;
+            let user = store
+                .set_user_role(email, role)
+                .await
+                .map_err(|e| match e {
+                    taskhub::store::StoreError::NotFound => {
+                        anyhow::anyhow!("no user with email {email}")
+                    }
+                    other => other.into(),
+                })?;
+            println!("{} ({}) is now {}", user.email, user.username, user.role);
             Ok(())
         }
     }

@@ -25,7 +25,9 @@ impl Application {
     /// Connects the store (migrating it), the bus, and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         settings.ensure_jwt_secret()?;
-        let store = Store::connect(&settings.database_url(), settings.db_max_connections).await?;
+        let mut store =
+            Store::connect(&settings.database_url(), settings.db_max_connections).await?;
+        store.set_refund_grace_ms(settings.billing.refund_grace_ms());
         store.migrate().await?;
         let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
         let listener = TcpListener::bind(settings.addr)
@@ -62,6 +64,7 @@ impl Application {
         let state = self.state.clone();
         let token = state.shutdown.clone();
         let app = crate::routes::router(state.clone());
+        crate::billing::spawn_expiry_sweep(state.clone());
         tokio::spawn({
             let token = token.clone();
             async move {

@@ -1,4 +1,5 @@
-//! `AuthUser`: the signed-in user of a REST request, from `Authorization: Bearer <jwt>`.
+//! `AuthUser`: the signed-in user of a REST request, from `Authorization: Bearer <jwt>` or,
+//! where API keys are on (`TASKHUB_API_KEYS`), from `X-API-Key: <key>`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -6,7 +7,7 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller. Handlers that take it answer 401 without a valid token.
+/// The authenticated caller. Handlers that take it answer 401 without a valid token or key.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub id: String,
@@ -22,6 +23,9 @@ impl FromRequestParts<AppState> for AuthUser {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let Some(header) = header else {
+            if let Some(key) = parts.headers.get("x-api-key") {
+                return from_api_key(key.to_str().unwrap_or(""), state).await;
+            }
             return Err(ApiError::Unauthorized(
                 "missing Authorization: Bearer token".into(),
             ));
@@ -38,5 +42,26 @@ impl FromRequestParts<AppState> for AuthUser {
             id: claims.sub,
             username: claims.name,
         })
+    }
+}
+
+/// Looks the key up by its hash; unknown, revoked and malformed keys look the same.
+async fn from_api_key(key: &str, state: &AppState) -> Result<AuthUser, ApiError> {
+    if !state.settings.billing.api_keys {
+        return Err(ApiError::Unauthorized(
+            "X-API-Key is not accepted on this server; use a Bearer token".into(),
+        ));
+    }
+    let key = key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(ApiError::Unauthorized("invalid API key".into()));
+    }
+    match state
+        .store
+        .user_for_api_key(&super::token_hash(key))
+        .await?
+    {
+        Some((id, username)) => Ok(AuthUser { id, username }),
+        None => Err(ApiError::Unauthorized("invalid API key".into())),
     }
 }

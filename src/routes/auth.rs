@@ -77,11 +77,14 @@ async fn register(
     let hash = password::hash(body.password).await?;
     let user = state
         .store
-        .create_user(NewUser {
-            username,
-            email,
-            password_hash: &hash,
-        })
+        .create_user_with_bonus(
+            NewUser {
+                username,
+                email,
+                password_hash: &hash,
+            },
+            state.settings.billing.signup_bonus(crate::store::now_ms()),
+        )
         .await?;
     Ok((StatusCode::CREATED, issue_tokens(&state, &user).await?))
 }
@@ -189,11 +192,14 @@ async fn test_login(
             let hash = password::hash(random_token(32)).await?;
             state
                 .store
-                .create_user(NewUser {
-                    username: &username,
-                    email: &email,
-                    password_hash: &hash,
-                })
+                .create_user_with_bonus(
+                    NewUser {
+                        username: &username,
+                        email: &email,
+                        password_hash: &hash,
+                    },
+                    state.settings.billing.signup_bonus(crate::store::now_ms()),
+                )
                 .await?
         }
     };

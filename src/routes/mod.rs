@@ -3,8 +3,11 @@
 pub mod auth;
 mod extract;
 pub mod health;
+pub mod payments;
+mod refunds;
 pub mod task_input;
 pub mod tasks;
+pub mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
@@ -21,7 +24,9 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::router())
         .merge(auth::router())
-        .merge(tasks::router(settings.max_upload_bytes));
+        .merge(tasks::router(settings.max_upload_bytes))
+        .merge(users::router())
+        .merge(payments::router());
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app

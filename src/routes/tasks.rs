@@ -61,13 +61,27 @@ async fn create(
     Ok((StatusCode::CREATED, ok(task.to_json())))
 }
 
-/// Stores the task and its `taskCreated` event, then publishes the event.
+/// Checks the plan (allowed, active, not expired), then stores the task, its charge and its
+/// `taskCreated` event in one transaction (402 when credits are short), then publishes.
 async fn create_task(
     state: &AppState,
     user: &AuthUser,
     input: TaskInput,
     retry_of: Option<String>,
 ) -> ApiResult<Task> {
+    let billing = &state.settings.billing;
+    let sub = state
+        .store
+        .get_subscription(&user.id)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ApiError::Unauthorized("user no longer exists".into())
+            }
+            other => other.into(),
+        })?;
+    crate::billing::plans::check_can_generate(billing, &sub, crate::store::now_ms())?;
+    let price = billing.task_price(input.kind(), &input.quality);
     let new = NewTask {
         user_id: user.id.clone(),
         provider: state.settings.provider.clone(),
@@ -81,7 +95,7 @@ async fn create_task(
         input_image: input.input_image,
         webhook_url: input.webhook_url,
         retry_of,
-        price: 0,
+        price,
     };
     let (task, event) = state.store.create_task(new).await?;
     publish(state, &event).await;
@@ -104,7 +118,13 @@ struct ListQuery {
     status: Option<String>,
 }
 
-fn parse_range(field: &str, raw: Option<&str>, default: i64, min: i64, max: i64) -> ApiResult<i64> {
+pub(super) fn parse_range(
+    field: &str,
+    raw: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> ApiResult<i64> {
     let Some(raw) = raw.filter(|s| !s.is_empty()) else {
         return Ok(default);
     };
@@ -276,6 +296,20 @@ async fn stats(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<
     Ok(ok(state.store.user_task_stats(&user.id).await?))
 }
 
+/// Models with what they allow and cost (credits per task by kind and quality).
 async fn models(State(state): State<AppState>) -> Json<Value> {
-    ok(json!({ "models": state.settings.models }))
+    let prices = state.settings.billing.prices_json();
+    let models: Vec<Value> = state
+        .settings
+        .models
+        .iter()
+        .map(|m| {
+            let mut v = json!(m);
+            v["prices"] = prices.clone();
+            v
+        })
+        .collect();
+    ok(
+        json!({ "models": models, "prices": prices, "qualities": ["standard", "hd"], "unit": "credits" }),
+    )
 }

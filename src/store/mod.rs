@@ -1,4 +1,5 @@
-//! Persistence: users, refresh tokens, tasks and their event logs, on SQLite or PostgreSQL.
+//! Persistence: users, refresh tokens, tasks and their event logs, the credit ledger,
+//! payments and API keys, on SQLite or PostgreSQL.
 //!
 //! One `Store` serves both databases through sqlx's `Any` driver. Both schemas use TEXT ids
 //! and BIGINT Unix-millisecond times, and every query uses `$N` placeholders (SQLite reads
@@ -10,6 +11,10 @@
 //! lock on PostgreSQL and the write lock on SQLite before anything is read, so concurrent
 //! writers queue instead of deadlocking.
 
+mod api_keys;
+mod billing;
+mod ledger;
+mod payments;
 mod tasks;
 mod users;
 
@@ -20,6 +25,10 @@ use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use api_keys::*;
+pub use billing::*;
+pub use ledger::*;
+pub use payments::*;
 pub use tasks::*;
 pub use users::*;
 
@@ -74,6 +83,8 @@ impl FromStr for Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// How long refunded task credits stay usable at least (billing setting).
+    refund_grace_ms: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,7 +130,11 @@ impl Store {
             .connect(url)
             .await
             .context("connecting to the database")?;
-        Ok(Self { pool, dialect })
+        Ok(Self {
+            pool,
+            dialect,
+            refund_grace_ms: 7 * 24 * 3600 * 1000,
+        })
     }
 
     /// Applies this dialect's migrations (idempotent).
@@ -141,6 +156,14 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    pub fn refund_grace_ms(&self) -> i64 {
+        self.refund_grace_ms
+    }
+
+    pub fn set_refund_grace_ms(&mut self, ms: i64) {
+        self.refund_grace_ms = ms.max(0);
     }
 
     /// True when a trivial query answers within two seconds.

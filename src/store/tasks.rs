@@ -220,9 +220,19 @@ async fn insert_event(tx: &mut Tx<'_>, task: &Task, event: EventType) -> StoreRe
 
 impl Store {
     /// Creates a task (seq 1, `queued`) and its `taskCreated` event in one transaction.
+    /// Charges `new.price` credits in the same transaction (FIFO over the user's lots; a
+    /// short balance is `InsufficientCredits` and nothing is written).
     pub async fn create_task(&self, new: NewTask) -> StoreResult<(Task, TaskEvent)> {
         let now = now_ms();
+        let id = new_video_id();
         let mut tx = self.pool().begin().await?;
+        if new.price > 0 {
+            let what = format!(
+                "{} {} · {} · {}s",
+                new.kind, new.quality, new.model, new.seconds
+            );
+            super::ledger::spend_for_task(&mut tx, &new.user_id, new.price, &id, what).await?;
+        }
         let q = format!(
             "INSERT INTO tasks (id, user_id, provider, kind, model, prompt, seconds, size, quality,
                 reference_image_url, input_image, webhook_url, status, progress, seq, retry_of,
@@ -231,7 +241,7 @@ impl Store {
              RETURNING {TASK_COLS}"
         );
         let task: Task = sqlx::query_as(&q)
-            .bind(new_video_id())
+            .bind(&id)
             .bind(&new.user_id)
             .bind(&new.provider)
             .bind(&new.kind)
@@ -416,11 +426,14 @@ impl Store {
         Ok(Some((task, ev)))
     }
 
-    /// Credits to give back for a task that failed or was cancelled, moved inside `tx`.
-    /// Returns the amount refunded now; a task is refunded at most once because the caller
-    /// only reaches here on the single transition into a terminal state.
-    async fn refund_task_credits(&self, _tx: &mut Tx<'_>, task: &Task) -> StoreResult<i64> {
-        Ok((task.credits_charged - task.credits_refunded).max(0))
+    /// Credits to give back for a task that failed or was cancelled, moved inside `tx` (a
+    /// `refunded` lot and ledger row). Returns the amount refunded now; a task is refunded at
+    /// most once: the caller only reaches here on the single transition into a terminal
+    /// state, and the ledger's unique reference refuses a second refund of the same task.
+    async fn refund_task_credits(&self, tx: &mut Tx<'_>, task: &Task) -> StoreResult<i64> {
+        let amount = (task.credits_charged - task.credits_refunded).max(0);
+        super::ledger::refund_task(tx, &task.user_id, &task.id, amount, self.refund_grace_ms())
+            .await
     }
 
     /// Deletes a terminal task and its events. An open task is a `Conflict`.

@@ -64,6 +64,16 @@ const USER_COLS: &str = "id, username, email, password_hash, role, created_at, u
 impl Store {
     /// Creates a user; a taken username or email is a `Conflict` naming which.
     pub async fn create_user(&self, new: NewUser<'_>) -> StoreResult<User> {
+        self.create_user_with_bonus(new, None).await
+    }
+
+    /// Creates a user and, in the same transaction, grants the signup bonus (a `bonus` lot
+    /// and ledger row).
+    pub async fn create_user_with_bonus(
+        &self,
+        new: NewUser<'_>,
+        bonus: Option<super::SignupBonus>,
+    ) -> StoreResult<User> {
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let email = new.email.to_lowercase();
@@ -87,13 +97,15 @@ impl Store {
         let q = format!(
             "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, 'user', $5, $5) RETURNING {USER_COLS}"
         );
+        // The insert is the transaction's first statement: it takes the write lock first.
+        let mut tx = self.pool().begin().await?;
         let user = sqlx::query_as::<_, User>(&q)
             .bind(&id)
             .bind(new.username)
             .bind(&email)
             .bind(new.password_hash)
             .bind(now)
-            .fetch_one(self.pool())
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => {
@@ -101,6 +113,19 @@ impl Store {
                 }
                 other => other,
             })?;
+        if let Some(b) = bonus.filter(|b| b.credits > 0) {
+            let r = super::Reference {
+                kind: "signup",
+                id: &user.id,
+                description: format!("signup bonus: {} credits", b.credits),
+                task_id: None,
+                payment_id: None,
+            };
+            let origin = crate::billing::ledger::Origin::Bonus;
+            super::ledger::grant(&mut tx, &user.id, origin, b.credits, b.expires_at, &r, now)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(user)
     }
 

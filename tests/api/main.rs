@@ -3,6 +3,13 @@
 
 mod helpers;
 
+mod api_keys;
 mod auth;
+mod billing;
+mod credits;
+mod ledger_check;
 mod malformed;
+mod payments;
+mod stripe_mock;
+mod stripe_webhook;
 mod tasks;

@@ -3,6 +3,7 @@ use serde_json::{json, Value};
 use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
 
 use crate::helpers::{Backend, TestApp};
+use crate::ledger_check::assert_ledger_invariant;
 
 crate::backend_tests!(
     task_rest_flow,
@@ -134,6 +135,7 @@ async fn task_rest_flow(backend: Backend) {
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, vec!["sora-2", "sora-2-pro"]);
+    assert_ledger_invariant(&app).await;
 }
 
 async fn tasks_are_private(backend: Backend) {
@@ -188,6 +190,7 @@ async fn tasks_are_private(backend: Backend) {
     assert_eq!(list["data"]["total"], 0);
     let (s, _) = app.json(Method::GET, "/api/video/tasks", None, None).await;
     assert_eq!(s, 401);
+    assert_ledger_invariant(&app).await;
 }
 
 async fn validation_reports_each_field(backend: Backend) {
@@ -231,6 +234,7 @@ async fn validation_reports_each_field(backend: Backend) {
         )
         .await;
     assert_eq!(s, 201, "{v}");
+    assert_ledger_invariant(&app).await;
 }
 
 async fn history_pages_newest_first(backend: Backend) {
@@ -312,6 +316,7 @@ async fn history_pages_newest_first(backend: Backend) {
             .await;
         assert_eq!(s, 400, "{bad}: {v}");
     }
+    assert_ledger_invariant(&app).await;
 }
 
 async fn retry_and_delete_rules(backend: Backend) {
@@ -394,6 +399,7 @@ async fn retry_and_delete_rules(backend: Backend) {
         )
         .await;
     assert_eq!(ev["success"], false);
+    assert_ledger_invariant(&app).await;
 }
 
 async fn image_upload_is_stored(backend: Backend) {
@@ -448,4 +454,5 @@ async fn image_upload_is_stored(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 422);
+    assert_ledger_invariant(&app).await;
 }

@@ -1,0 +1,176 @@
+//! Billing: plans, prices, the credit ledger's rules, payment packages and Stripe.
+//!
+//! Credits live as lots (with an origin and an optional expiry) and every movement is a
+//! ledger row; the store ([`crate::store`], `ledger.rs` and `payments.rs`) moves them inside
+//! database transactions. This module holds the settings and the pure rules: which plan may
+//! generate ([`plans`]), what a task costs and what packages sell ([`prices`]), how spending
+//! picks lots and how refunds are sized ([`ledger`]), and the Stripe HTTP client and webhook
+//! verification ([`stripe`], [`webhook`]).
+
+pub mod ledger;
+pub mod plans;
+pub mod prices;
+pub mod stripe;
+pub mod webhook;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+use crate::state::AppState;
+
+pub use prices::CreditPackage;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Billing settings, flattened into [`crate::config::Settings`] (env `TASKHUB_<FIELD>`,
+/// Stripe's three without the prefix).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingSettings {
+    /// Credits every new user gets (0: none).
+    pub signup_bonus_credits: i64,
+    /// Days until the signup bonus expires (0: never).
+    pub signup_bonus_days: i64,
+    /// Days until purchased credits expire (0: never).
+    pub purchased_credit_days: i64,
+    /// Refunded credits expire with the lots they were spent from, but never sooner than
+    /// this many days after the refund (0: exactly with those lots).
+    pub refund_grace_days: i64,
+    /// Comma-separated plans allowed to generate videos. The seed's rule ("free cannot
+    /// generate") is `basic,pro`.
+    pub generating_plans: String,
+    pub free_monthly_credits: i64,
+    pub basic_monthly_credits: i64,
+    pub pro_monthly_credits: i64,
+    pub price_text_standard: i64,
+    pub price_text_hd: i64,
+    pub price_image_standard: i64,
+    pub price_image_hd: i64,
+    /// ISO currency of the packages (`CNY`).
+    pub payment_currency: String,
+    pub credit_packages: Vec<CreditPackage>,
+    pub stripe_api_base: String,
+    pub stripe_secret_key: Secret,
+    pub stripe_webhook_secret: Secret,
+    /// How old a `Stripe-Signature` timestamp may be, in seconds.
+    pub stripe_webhook_tolerance_secs: i64,
+    /// Accept `X-API-Key` as authentication (and offer the key routes).
+    pub api_keys: bool,
+    /// How often expired credit lots are swept into `expired` ledger rows.
+    pub credit_sweep_interval_secs: u64,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            signup_bonus_credits: 100,
+            signup_bonus_days: 30,
+            purchased_credit_days: 90,
+            refund_grace_days: 7,
+            generating_plans: "free,basic,pro".into(),
+            free_monthly_credits: 0,
+            basic_monthly_credits: 500,
+            pro_monthly_credits: 2000,
+            price_text_standard: 20,
+            price_text_hd: 30,
+            price_image_standard: 25,
+            price_image_hd: 35,
+            payment_currency: "CNY".into(),
+            credit_packages: prices::default_packages(),
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_secret_key: Secret::default(),
+            stripe_webhook_secret: Secret::default(),
+            stripe_webhook_tolerance_secs: 300,
+            api_keys: true,
+            credit_sweep_interval_secs: 60,
+        }
+    }
+}
+
+/// Days as milliseconds after `now`, or `None` for 0 (never).
+pub fn expiry_after(now: i64, days: i64) -> Option<i64> {
+    (days > 0).then(|| now.saturating_add(days.saturating_mul(DAY_MS)))
+}
+
+impl BillingSettings {
+    pub fn stripe_configured(&self) -> bool {
+        !self.stripe_secret_key.is_empty()
+    }
+
+    /// The grant every new user gets, if any.
+    pub fn signup_bonus(&self, now: i64) -> Option<crate::store::SignupBonus> {
+        (self.signup_bonus_credits > 0).then(|| crate::store::SignupBonus {
+            credits: self.signup_bonus_credits,
+            expires_at: expiry_after(now, self.signup_bonus_days),
+        })
+    }
+
+    pub fn refund_grace_ms(&self) -> i64 {
+        self.refund_grace_days.max(0).saturating_mul(DAY_MS)
+    }
+}
+
+/// Sweeps expired lots every `credit_sweep_interval_secs` until shutdown.
+pub fn spawn_expiry_sweep(state: AppState) {
+    let every = Duration::from_secs(state.settings.billing.credit_sweep_interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match state
+                .store
+                .expire_credits(crate::store::now_ms(), 500)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(lots = n, "expired credit lots"),
+                Err(e) => tracing::warn!(error = %e, "credit expiry sweep failed"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn file_and_env_reach_billing_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "billing.toml",
+                "[[credit_packages]]\nid = \"mini\"\nname = \"Mini\"\ncredits = 10\nprice_minor = 100\n",
+            )?;
+            jail.set_env("TASKHUB_CONFIG", "billing.toml");
+            jail.set_env("TASKHUB_SIGNUP_BONUS_CREDITS", "250");
+            jail.set_env("TASKHUB_GENERATING_PLANS", "basic,pro");
+            jail.set_env("TASKHUB_PRICE_IMAGE_HD", "50");
+            jail.set_env("TASKHUB_API_KEYS", "false");
+            jail.set_env("STRIPE_API_BASE", "http://127.0.0.1:9");
+            jail.set_env("STRIPE_SECRET_KEY", "sk_test_fake");
+            jail.set_env("STRIPE_WEBHOOK_SECRET", "whsec_fake");
+            let s = Settings::load().expect("settings");
+            let b = &s.billing;
+            assert_eq!(b.signup_bonus_credits, 250);
+            assert_eq!(b.generating_plans, "basic,pro");
+            assert_eq!(b.price_image_hd, 50);
+            assert_eq!(b.price_text_standard, 20, "untouched defaults stay");
+            assert!(!b.api_keys);
+            assert_eq!(b.stripe_api_base, "http://127.0.0.1:9");
+            assert_eq!(b.stripe_secret_key.expose(), "sk_test_fake");
+            assert_eq!(b.stripe_webhook_secret.expose(), "whsec_fake");
+            assert!(
+                !format!("{s:?}").contains("sk_test_fake"),
+                "secret redacted"
+            );
+            Ok(())
+        });
+    }
+}

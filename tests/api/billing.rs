@@ -1,0 +1,206 @@
+//! Credits on tasks: the charge in the creating transaction (200 concurrent creations),
+//! exactly-once refunds on failure and cancel, retries charged again. Every scenario ends
+//! with the ledger invariant.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
+
+use crate::helpers::{Backend, TestApp};
+use crate::ledger_check::assert_ledger_invariant;
+
+crate::backend_tests!(
+    concurrent_creations_spend_exactly_the_balance,
+    failure_refunds_once_even_when_processed_twice,
+    cancel_and_retry_move_credits
+);
+
+pub async fn credits(app: &TestApp, tok: &str) -> Value {
+    let (s, v) = app
+        .json(Method::GET, "/api/users/credits", Some(tok), None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v["data"].clone()
+}
+
+pub fn failed() -> TaskChange {
+    TaskChange {
+        status: Some(TaskStatus::Failed),
+        error: Some(TaskError {
+            code: "providerError".into(),
+            message: "boom".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub async fn create(app: &TestApp, tok: &str, body: Value) -> (u16, Value) {
+    app.json(Method::POST, "/api/video/tasks", Some(tok), Some(body))
+        .await
+}
+
+async fn concurrent_creations_spend_exactly_the_balance(backend: Backend) {
+    // 200 credits at 20 a task: exactly 10 of 200 concurrent creations may succeed.
+    let app = TestApp::spawn_with(backend, |s| s.billing.signup_bonus_credits = 200).await;
+    let tok = app.token("racer").await;
+    let mut handles = Vec::new();
+    for i in 0..200 {
+        let (client, url, tok) = (app.client.clone(), app.url("/api/video/tasks"), tok.clone());
+        handles.push(tokio::spawn(async move {
+            let resp = client
+                .post(url)
+                .bearer_auth(tok)
+                .json(&json!({"prompt": format!("race {i}")}))
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }));
+    }
+    let mut created = 0;
+    let mut refused = 0;
+    for h in handles {
+        let (status, body) = h.await.unwrap();
+        match status {
+            201 => created += 1,
+            402 => {
+                refused += 1;
+                assert_eq!(body["error"]["code"], "insufficientCredits");
+                let msg = body["error"]["message"].as_str().unwrap();
+                assert!(msg.contains("required 20"), "{msg}");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((created, refused), (10, 190));
+    let c = credits(&app, &tok).await;
+    assert_eq!(
+        (c["credits"].as_i64(), c["totalSpent"].as_i64()),
+        (Some(0), Some(200))
+    );
+    let (_, list) = app
+        .json(
+            Method::GET,
+            "/api/video/tasks?pageSize=100",
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(list["data"]["total"], 10);
+    assert_ledger_invariant(&app).await;
+}
+
+async fn failure_refunds_once_even_when_processed_twice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("unlucky").await;
+    let task = app.create_task(&tok, "doomed").await;
+    let id = task["videoId"].as_str().unwrap().to_string();
+    assert_eq!(task["creditsCharged"], 20);
+    assert_eq!(credits(&app, &tok).await["credits"], 80);
+    // The same failure processed twice at once (two pollers, a webhook and a poll...).
+    let twice = [0, 1].map(|_| {
+        let (store, id) = (app.state.store.clone(), id.clone());
+        tokio::spawn(async move { store.apply_change(&id, &failed()).await })
+    });
+    let mut applied = Vec::new();
+    for h in twice {
+        applied.extend(h.await.unwrap().unwrap());
+    }
+    assert_eq!(applied.len(), 1, "exactly one of them changed the task");
+    let (task, event) = &applied[0];
+    assert_eq!(task.credits_refunded, 20);
+    assert_eq!(
+        event.payload["creditsRefunded"], 20,
+        "taskFailed frame shows the refund"
+    );
+    assert!(app
+        .state
+        .store
+        .apply_change(&id, &failed())
+        .await
+        .unwrap()
+        .is_none());
+    let rows = app.state.store.task_credit_transactions(&id).await.unwrap();
+    let kinds: Vec<_> = rows
+        .iter()
+        .map(|r| (r.tx_type.as_str(), r.amount))
+        .collect();
+    assert_eq!(kinds, vec![("spent", -20), ("refunded", 20)]);
+    assert_eq!(credits(&app, &tok).await["credits"], 100);
+    let (_, ev) = app
+        .json(
+            Method::GET,
+            &format!("/api/video/tasks/{id}/events"),
+            Some(&tok),
+            None,
+        )
+        .await;
+    let last = ev["data"]["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            last["type"].as_str(),
+            last["payload"]["creditsRefunded"].as_i64()
+        ),
+        (Some("taskFailed"), Some(20))
+    );
+    assert_ledger_invariant(&app).await;
+}
+
+async fn cancel_and_retry_move_credits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("canceller").await;
+    let id = app.create_task(&tok, "never mind").await["videoId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, v) = app
+        .json(
+            Method::POST,
+            &format!("/api/video/tasks/{id}/cancel"),
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["creditsRefunded"], 20);
+    let (_, ev) = app
+        .json(
+            Method::GET,
+            &format!("/api/video/tasks/{id}/events?sinceSeq=1"),
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(ev["data"]["events"][0]["payload"]["creditsRefunded"], 20);
+    assert_eq!(credits(&app, &tok).await["credits"], 100);
+
+    // A retry is a new task and is charged again.
+    let id = app.create_task(&tok, "again").await["videoId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.state.store.apply_change(&id, &failed()).await.unwrap();
+    let (s, retried) = app
+        .json(
+            Method::POST,
+            &format!("/api/video/tasks/{id}/retry"),
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{retried}");
+    assert_eq!(retried["data"]["creditsCharged"], 20);
+    let c = credits(&app, &tok).await;
+    assert_eq!(
+        (c["credits"].as_i64(), c["totalSpent"].as_i64()),
+        (Some(80), Some(20))
+    );
+    assert_ledger_invariant(&app).await;
+}

@@ -1,0 +1,370 @@
+//! Payments: Stripe Checkout against a local mock that checks every form field and header,
+//! the 503 without keys, and development's local test payments. (Webhook and refunds:
+//! `stripe_webhook.rs`.)
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use taskhub::billing::stripe::sign;
+use taskhub::config::{Environment, Secret, Settings};
+
+use crate::billing::credits;
+use crate::helpers::{Backend, TestApp};
+use crate::ledger_check::assert_ledger_invariant;
+use crate::stripe_mock::StripeMock;
+
+crate::backend_tests!(
+    checkout_session_sends_exact_fields_and_headers,
+    payments_not_configured_answer_503,
+    local_test_payment_completes_in_development
+);
+
+pub const WHSEC: &str = "whsec_fake_test_0123456789";
+
+pub fn with_stripe(mock: &StripeMock) -> impl FnOnce(&mut Settings) + '_ {
+    move |s| {
+        s.billing.stripe_api_base = mock.base.clone();
+        s.billing.stripe_secret_key = Secret::new("sk_test_fake_123");
+        s.billing.stripe_webhook_secret = Secret::new(WHSEC);
+    }
+}
+
+/// Posts `event` to the webhook signed with `secret` at `t` seconds (now when `None`).
+pub async fn webhook(app: &TestApp, event: &Value, secret: &str, t: Option<i64>) -> (u16, Value) {
+    let body = serde_json::to_vec(event).unwrap();
+    let t = t.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let resp = app
+        .client
+        .post(app.url("/api/payments/webhook/stripe"))
+        .header("Stripe-Signature", sign(&body, secret, t))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub fn session_event(id: &str, kind: &str, payment: &Value, paid: bool, amount: i64) -> Value {
+    json!({
+        "id": id, "object": "event", "type": kind,
+        "data": {"object": {
+            "id": payment["sessionId"], "object": "checkout.session",
+            "payment_status": if paid { "paid" } else { "unpaid" },
+            "amount_total": amount, "currency": "cny",
+            "client_reference_id": payment["userId"],
+            "payment_intent": "pi_test_1",
+            "metadata": {"payment_id": payment["paymentId"]},
+        }}
+    })
+}
+
+/// Creates a Stripe payment for `package`; returns its data plus `sessionId` and `userId`.
+pub async fn checkout(app: &TestApp, mock: &StripeMock, tok: &str, package: &str) -> Value {
+    let body = json!({"package": package, "returnUrl": "https://app.example/billing?tab=1"});
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(tok),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(mock.taken().len(), 1, "one call to Stripe");
+    let mut data = v["data"].clone();
+    let stored = app
+        .state
+        .store
+        .get_payment(data["paymentId"].as_str().unwrap())
+        .await
+        .unwrap();
+    data["sessionId"] = json!(stored.stripe_session_id);
+    data["userId"] = json!(stored.user_id);
+    data
+}
+
+async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
+    let mock = StripeMock::start().await;
+    let app = TestApp::spawn_with(backend, with_stripe(&mock)).await;
+    let tok = app.token("buyer").await;
+    let me = app.register("other").await;
+    let body = json!({"package": "standard", "returnUrl": "https://app.example/billing?tab=1"});
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let d = &v["data"];
+    let pid = d["paymentId"].as_str().unwrap();
+    assert_eq!(
+        (
+            d["status"].as_str(),
+            d["amount"].as_f64(),
+            d["currency"].as_str(),
+            d["creditsPurchased"].as_i64()
+        ),
+        (Some("pending"), Some(49.0), Some("CNY"), Some(500))
+    );
+    let reqs = mock.taken();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(
+        d["paymentUrl"],
+        "https://checkout.stripe.test/c/pay/cs_test_1"
+    );
+    assert_eq!(r.path, "/v1/checkout/sessions");
+    assert_eq!(r.header("authorization"), Some("Bearer sk_test_fake_123"));
+    assert_eq!(r.header("idempotency-key"), Some(pid));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let user_id = app.state.store.get_payment(pid).await.unwrap().user_id;
+    let mut got = r.form.clone();
+    got.sort();
+    let mut want: Vec<(String, String)> = [
+        ("mode", "payment"),
+        ("client_reference_id", &user_id),
+        (
+            "success_url",
+            &format!("https://app.example/billing?tab=1&paymentId={pid}&status=success"),
+        ),
+        (
+            "cancel_url",
+            &format!("https://app.example/billing?tab=1&paymentId={pid}&status=cancelled"),
+        ),
+        ("line_items[0][quantity]", "1"),
+        ("line_items[0][price_data][currency]", "cny"),
+        ("line_items[0][price_data][unit_amount]", "4900"),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "500 credits (Standard)",
+        ),
+        ("metadata[payment_id]", pid),
+        ("metadata[user_id]", &user_id),
+        ("metadata[package]", "standard"),
+        ("metadata[credits]", "500"),
+        ("payment_intent_data[metadata][payment_id]", pid),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    want.sort();
+    assert_eq!(got, want);
+
+    // The payment is visible to its owner only.
+    let (s, g) = app
+        .json(
+            Method::GET,
+            &format!("/api/payments/{pid}"),
+            Some(&tok),
+            None,
+        )
+        .await;
+    assert_eq!((s, g["data"]["status"].as_str()), (200, Some("pending")));
+    let other = me["accessToken"].as_str().unwrap();
+    let (s, _) = app
+        .json(
+            Method::GET,
+            &format!("/api/payments/{pid}"),
+            Some(other),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    // Stripe refusing the session is a clear 400 and the payment is marked failed.
+    let body = json!({"package": "premium", "returnUrl": "https://app.example/"});
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Amount too large"));
+    for (body, field) in [
+        (
+            json!({"package": "huge", "returnUrl": "https://a.example/"}),
+            "package",
+        ),
+        (
+            json!({"package": "trial", "returnUrl": "javascript:alert(1)"}),
+            "returnUrl",
+        ),
+    ] {
+        let (s, v) = app
+            .json(
+                Method::POST,
+                "/api/payments/stripe/create",
+                Some(&tok),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert!(v["error"]["fields"][field].is_string(), "{v}");
+    }
+    assert_ledger_invariant(&app).await;
+}
+
+async fn payments_not_configured_answer_503(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.env = Environment::Production).await;
+    let tok = app.token("nokeys").await;
+    let admin = app.token("nokeys-admin").await;
+    app.state
+        .store
+        .set_user_role("nokeys-admin@example.com", "admin")
+        .await
+        .unwrap();
+    let body = json!({"package": "trial", "returnUrl": "https://a.example/"});
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (503, Some("paymentsNotConfigured")),
+        "{v}"
+    );
+    let (s, v) = webhook(
+        &app,
+        &json!({"id": "evt_1", "type": "x", "data": {"object": {}}}),
+        WHSEC,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (503, Some("paymentsNotConfigured"))
+    );
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/refund",
+            Some(&admin),
+            Some(json!({"paymentId": "pay_x"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (503, Some("paymentsNotConfigured")),
+        "{v}"
+    );
+    let mut local = body.clone();
+    local["localTest"] = json!(true);
+    let (s, _) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(local),
+        )
+        .await;
+    assert_eq!(s, 403, "no local test payments in production");
+    let (s, pk) = app
+        .json(Method::GET, "/api/payments/packages", None, None)
+        .await;
+    assert_eq!(
+        (s, pk["data"]["paymentsConfigured"].as_bool()),
+        (200, Some(false))
+    );
+    let ids: Vec<_> = pk["data"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["credits"].as_i64().unwrap(),
+                p["price"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("trial".into(), 100, 9.9),
+            ("standard".into(), 500, 49.0),
+            ("value".into(), 1200, 99.0),
+            ("premium".into(), 3000, 199.0)
+        ]
+    );
+    assert_eq!(pk["data"]["currency"], "CNY");
+
+    // Development without keys: still 503, and the answer names the local alternative.
+    let dev = TestApp::spawn(backend).await;
+    let tok = dev.token("devnokeys").await;
+    let (s, v) = dev
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 503);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("localTest"),
+        "{v}"
+    );
+    assert_ledger_invariant(&app).await;
+}
+
+async fn local_test_payment_completes_in_development(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("qa-tester").await;
+    let body =
+        json!({"package": "value", "returnUrl": "http://localhost:3000/", "localTest": true});
+    let (s, v) = app
+        .json(
+            Method::POST,
+            "/api/payments/stripe/create",
+            Some(&tok),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let d = &v["data"];
+    assert_eq!(
+        (d["devMode"].as_bool(), d["provider"].as_str()),
+        (Some(true), Some("local"))
+    );
+    assert!(d["notice"].as_str().unwrap().contains("DEVELOPMENT ONLY"));
+    let url = d["devCompleteUrl"].as_str().unwrap().to_string();
+    let other = app.token("stranger").await;
+    let (s, _) = app.json(Method::POST, &url, Some(&other), None).await;
+    assert_eq!(s, 404, "only the payer completes it");
+    let (s, v) = app.json(Method::POST, &url, Some(&tok), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["data"]["creditsGranted"].as_i64(),
+            v["data"]["status"].as_str()
+        ),
+        (Some(1200), Some("completed"))
+    );
+    assert!(v["data"]["notice"]
+        .as_str()
+        .unwrap()
+        .contains("DEVELOPMENT ONLY"));
+    let (s, _) = app.json(Method::POST, &url, Some(&tok), None).await;
+    assert_eq!(s, 409, "completed once");
+    assert_eq!(credits(&app, &tok).await["credits"], 1300);
+    assert_ledger_invariant(&app).await;
+}
