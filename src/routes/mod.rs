@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, assembled into one router here.
 
 pub mod auth;
+pub mod docs;
 mod extract;
 pub mod health;
 pub mod payments;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::router())
         .merge(auth::router())
+        .merge(docs::router())
         .merge(tasks::router(settings.max_upload_bytes))
         .merge(users::router())
         .merge(payments::router());

@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod billing;
 mod credits;
+mod docs;
 mod ledger_check;
 mod malformed;
 mod payments;
