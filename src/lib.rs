@@ -13,12 +13,16 @@
 //! - [`routes`]: the HTTP surface, one module per resource.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
-//! - [`tasks`]: the lifecycle rules.
+//! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
+//! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
+//! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 
 pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;
+pub mod media;
+pub mod providers;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,4 +1,4 @@
-//! The `taskhub` command: `serve` (default) and `migrate`.
+//! The `taskhub` command: `serve` (default), `migrate`, and `simulator` (the fake provider alone).
 
 use clap::{Parser, Subcommand};
 use taskhub::config::{Settings, SETTINGS_HELP};
@@ -24,6 +24,14 @@ enum Command {
     /// Apply database migrations and exit.
     #[command(after_help = SETTINGS_HELP)]
     Migrate,
+    /// Run only the video-provider simulator (OpenAI Videos wire format at /v1/videos).
+    Simulator {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        addr: std::net::SocketAddr,
+        /// Seconds per job [default: TASKHUB_SIMULATOR_SECONDS]
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
 }
 
 #[tokio::main]
@@ -39,6 +47,11 @@ async fn main() -> anyhow::Result<()> {
             store.migrate().await?;
             println!("migrations applied ({:?})", store.dialect());
             Ok(())
+        }
+        Command::Simulator { addr, seconds } => {
+            let secs = seconds.unwrap_or(settings.poller.simulator_seconds);
+            taskhub::providers::simulator::serve(addr, secs, taskhub::telemetry::shutdown_signal())
+                .await
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 mod extract;
 pub mod health;
+pub mod media;
 pub mod task_input;
 pub mod tasks;
 
@@ -21,7 +22,12 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::router())
         .merge(auth::router())
-        .merge(tasks::router(settings.max_upload_bytes));
+        .merge(tasks::router(settings.max_upload_bytes))
+        .merge(media::router())
+        .merge(crate::providers::simulator::router(
+            crate::providers::simulator::MOUNT_V1,
+            crate::providers::simulator::Simulator::new(settings.poller.simulator_seconds),
+        ));
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app

@@ -202,6 +202,7 @@ async fn cancel(
         )));
     };
     publish(&state, &event).await;
+    crate::tasks::services::after_cancel(&state, &task, &event).await;
     Ok(ok(task.to_json()))
 }
 
@@ -245,6 +246,7 @@ async fn delete(
             crate::store::StoreError::NotFound => ApiError::not_found("task"),
             other => other.into(),
         })?;
+    state.video.media.remove_task(&id.0).await;
     Ok(ok(json!({ "videoId": id.0, "deleted": true })))
 }
 
@@ -267,6 +269,7 @@ async fn content(
     Ok(ok(json!({
         "videoId": task.id,
         "externalVideoId": task.external_id,
+        "copied": state.video.media.is_ours(&url),
         "url": url,
         "thumbnailUrl": task.thumbnail_url,
     })))
