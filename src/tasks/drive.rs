@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
-use super::services::{announce, cancel_at_provider};
+use super::services::{announce, cancel_job};
 use crate::media::{MediaStore, SaveError};
 use crate::providers::{JobState, JobStatus, Provider, ProviderError, Providers, Variant};
 use crate::state::AppState;
@@ -197,7 +197,7 @@ impl Driver {
             );
             let ended = self.write(task, &change, out).await?;
             if let Some(t) = ended {
-                cancel_at_provider(&self.state, &t, Duration::from_secs(5)).await;
+                cancel_job(provider.as_ref(), &t, Duration::from_secs(5)).await;
             }
             return Ok(None);
         }
@@ -261,7 +261,7 @@ impl Driver {
             // a job running at the provider.
             let mut ended = task.clone();
             ended.external_id = Some(status.external_id.clone());
-            cancel_at_provider(&self.state, &ended, Duration::from_secs(5)).await;
+            cancel_job(provider.as_ref(), &ended, Duration::from_secs(5)).await;
         }
         let terminal = matches!(status.state, JobState::Completed | JobState::Failed);
         match written? {

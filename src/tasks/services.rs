@@ -8,7 +8,7 @@ use super::outbound::Outbound;
 use super::webhook::Webhooks;
 use crate::config::Settings;
 use crate::media::MediaStore;
-use crate::providers::Providers;
+use crate::providers::{Provider, Providers};
 use crate::state::AppState;
 use crate::store::{Task, TaskEvent};
 
@@ -55,12 +55,16 @@ pub async fn after_cancel(state: &AppState, task: &Task, event: &TaskEvent) {
     cancel_at_provider(state, task, PROVIDER_CANCEL_WAIT).await;
 }
 
-/// Best effort: asks the task's provider to cancel its job, if it has one.
+/// Best effort: asks the task's provider (as configured on this node) to cancel its job.
 pub async fn cancel_at_provider(state: &AppState, task: &Task, wait: Duration) {
-    let (Some(ext), Some(provider)) = (
-        task.external_id.as_deref(),
-        state.video.providers.get(&task.provider),
-    ) else {
+    if let Some(provider) = state.video.providers.get(&task.provider) {
+        cancel_job(provider.as_ref(), task, wait).await;
+    }
+}
+
+/// Best effort: asks `provider` to cancel the task's job, if it has one, waiting at most `wait`.
+pub async fn cancel_job(provider: &dyn Provider, task: &Task, wait: Duration) {
+    let Some(ext) = task.external_id.as_deref() else {
         return;
     };
     match tokio::time::timeout(wait, provider.cancel(ext)).await {

@@ -5,4 +5,9 @@ mod helpers;
 
 mod auth;
 mod malformed;
+mod poller;
+mod poller_leases;
+mod provider_openai;
+mod scripted;
+mod simulator;
 mod tasks;
