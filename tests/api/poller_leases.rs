@@ -28,10 +28,14 @@ fn names() -> Vec<String> {
 
 /// Creates `n` tasks for a fresh user straight in the store; returns their ids.
 async fn tasks(app: &TestApp, user: &str, n: usize) -> Vec<String> {
-    let user_id = app.register(user).await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    user_tasks(app, user, n).await.1
+}
+
+/// Like `tasks`, also returning the user's access token.
+async fn user_tasks(app: &TestApp, user: &str, n: usize) -> (String, Vec<String>) {
+    let reg = app.register(user).await;
+    let token = reg["accessToken"].as_str().unwrap().to_string();
+    let user_id = reg["user"]["id"].as_str().unwrap().to_string();
     let mut ids = Vec::new();
     for i in 0..n {
         let new = NewTask {
@@ -51,7 +55,7 @@ async fn tasks(app: &TestApp, user: &str, n: usize) -> Vec<String> {
         };
         ids.push(app.state.store.create_task(new).await.unwrap().0.id);
     }
-    ids
+    (token, ids)
 }
 
 /// A second node on the same database (its own pool, listener and poller).
@@ -76,7 +80,7 @@ async fn two_pollers_never_drive_one_task_at_once(backend: Backend) {
     })
     .await;
     let b = second_node(&a).await;
-    let ids = tasks(&a, "pair", 24).await;
+    let (token, ids) = user_tasks(&a, "pair", 24).await;
     // Every call takes a while, so a task driven by both nodes at once would be caught.
     let provider = Scripted::auto(3, Duration::from_millis(15));
     let providers = Providers::default().with("simulator", provider.clone());
@@ -128,6 +132,19 @@ async fn two_pollers_never_drive_one_task_at_once(backend: Backend) {
         let seqs: Vec<i64> = evs.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=6).collect::<Vec<_>>(), "{id}");
     }
+    // Copying is off here: the content route hands out the provider's URL and says so.
+    let (s, c) = b
+        .json(
+            reqwest::Method::GET,
+            &format!("/api/video/tasks/{}/content", ids[0]),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["data"]["copied"], false);
+    let want = "https://provider.example/ext-pair-0/video".to_string();
+    assert_eq!(c["data"]["url"].as_str(), Some(want.as_str()));
 }
 
 async fn concurrent_claims_are_disjoint(backend: Backend) {
