@@ -21,7 +21,8 @@ crate::backend_tests!(
     provider_trouble_is_retried_or_fails_the_task,
     stuck_tasks_fail_at_the_deadline_and_the_job_is_cancelled,
     cancel_tells_the_provider,
-    webhooks_get_the_terminal_event
+    webhooks_get_the_terminal_event,
+    reference_images_by_url_reach_the_provider
 );
 
 /// GETs the task until `done` holds (10 s at most).
@@ -530,4 +531,56 @@ async fn webhooks_get_the_terminal_event(backend: Backend) {
     let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(req.headers["x-taskhub-signature"].to_str().unwrap(), want);
     assert_eq!(hooks.count(), 1, "only the terminal event is sent");
+}
+
+async fn reference_images_by_url_reach_the_provider(backend: Backend) {
+    use crate::provider_openai::{spawn_mock, Canned};
+    let png = Canned(
+        200,
+        vec![("content-type", "image/png".into())],
+        "PNGBYTES".into(),
+        Duration::ZERO,
+    );
+    let html = Canned(
+        200,
+        vec![("content-type", "text/html".into())],
+        "<html>".into(),
+        Duration::ZERO,
+    );
+    let (images, _) = spawn_mock(vec![png, html], None).await;
+    let app = TestApp::spawn_with(backend, |s| s.poller.poll_interval_ms = 0).await;
+    let tok = app.token("referrer").await;
+    let provider = Scripted::new(|ext, _| Ok(status(ext, JobState::Running, Some(1))));
+    let (poller, _) = scripted_poller(&app, provider.clone());
+    let create = |prompt: &str, url: String| {
+        let body = json!({"prompt": prompt, "seconds": 4, "referenceImageUrl": url});
+        app.json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
+    };
+    let (s, good) = create("from a png", format!("{images}/a.png")).await;
+    assert_eq!(
+        (s, good["data"]["kind"].as_str()),
+        (201, Some("imageToVideo"))
+    );
+    poller.poll_once().await.unwrap();
+    let image = provider
+        .last_image
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("an input_reference");
+    assert_eq!(
+        (&image.bytes[..], image.mime.as_str()),
+        (&b"PNGBYTES"[..], "image/png")
+    );
+
+    let (_, bad) = create("from a page", format!("{images}/page")).await;
+    let id = bad["data"]["videoId"].as_str().unwrap().to_string();
+    poller.poll_once().await.unwrap();
+    let t = wait_for(&app, &tok, &id, |t| t["status"] == "failed").await;
+    assert_eq!(t["error"]["code"], "referenceImageUnavailable");
+    assert_eq!(
+        provider.creates.load(Ordering::SeqCst),
+        1,
+        "nothing sent for a non-image"
+    );
 }

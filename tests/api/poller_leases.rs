@@ -17,7 +17,8 @@ crate::backend_tests!(
     two_pollers_never_drive_one_task_at_once,
     concurrent_claims_are_disjoint,
     a_dead_nodes_leases_are_taken_over,
-    released_leases_are_taken_at_once
+    released_leases_are_taken_at_once,
+    a_lost_lease_cannot_be_used
 );
 
 const PROVIDERS: &[&str] = &["simulator"];
@@ -265,6 +266,55 @@ async fn released_leases_are_taken_at_once(backend: Backend) {
         nothing.is_empty(),
         "a node only claims tasks of providers it has"
     );
+}
+
+async fn a_lost_lease_cannot_be_used(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = tasks(&app, "lost", 1).await.remove(0);
+    let store = &app.state.store;
+    let names = names();
+    let now = now_ms();
+    assert_eq!(
+        store
+            .claim_due_tasks("slow", now, now - 1, 1, &names)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The slow node's lease ran out and another node took the task.
+    assert_eq!(
+        store
+            .claim_due_tasks("fast", now, now + 60_000, 1, &names)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        !store.extend_lease(&id, "slow", now + 60_000).await.unwrap(),
+        "cannot extend"
+    );
+    assert!(
+        !store.release_task(&id, "slow", now, None).await.unwrap(),
+        "cannot reschedule"
+    );
+    let t = store.get_task(&id).await.unwrap();
+    assert_eq!(
+        (t.lease_owner.as_deref(), t.lease_until),
+        (Some("fast"), Some(now + 60_000))
+    );
+    assert!(store.extend_lease(&id, "fast", now + 90_000).await.unwrap());
+    assert!(store
+        .release_task(&id, "fast", now + 1_000, Some(now + 3_600_000))
+        .await
+        .unwrap());
+    let t = store.get_task(&id).await.unwrap();
+    assert_eq!(
+        (t.lease_owner, t.next_poll_at, t.poll_attempts),
+        (None, Some(now + 1_000), 1)
+    );
+    assert_eq!(t.provider_expires_at, Some(now + 3_600_000));
 }
 
 /// A node that stops while a step hangs at the provider hands the task back on its way out

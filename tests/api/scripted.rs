@@ -11,7 +11,8 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use taskhub::bus::Bus;
 use taskhub::providers::{
-    CreateJob, Download, JobState, JobStatus, Provider, ProviderError, ProviderResult, Variant,
+    CreateJob, Download, InputImage, JobState, JobStatus, Provider, ProviderError, ProviderResult,
+    Variant,
 };
 use taskhub::store::TaskEvent;
 
@@ -27,6 +28,8 @@ pub struct Scripted {
     pub creates: AtomicUsize,
     pub statuses: AtomicUsize,
     pub cancels: Mutex<Vec<String>>,
+    /// The reference image of the last job created.
+    pub last_image: Mutex<Option<InputImage>>,
     calls: DashMap<String, usize>,
     in_flight: DashMap<String, usize>,
     /// Times a call for a task started while another call for it was running.
@@ -64,6 +67,7 @@ impl Scripted {
             creates: AtomicUsize::new(0),
             statuses: AtomicUsize::new(0),
             cancels: Mutex::new(Vec::new()),
+            last_image: Mutex::new(None),
             calls: DashMap::new(),
             in_flight: DashMap::new(),
             overlaps: AtomicUsize::new(0),
@@ -106,6 +110,7 @@ impl Provider for Scripted {
         let ext = format!("ext-{}", job.prompt);
         self.enter(&ext).await;
         self.creates.fetch_add(1, Ordering::SeqCst);
+        *self.last_image.lock().unwrap() = job.input_reference.clone();
         let err = self.create_error.lock().unwrap().clone();
         self.leave(&ext);
         match err {
