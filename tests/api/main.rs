@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod malformed;
 mod poller;
+mod poller_e2e;
 mod poller_leases;
 mod provider_openai;
 mod scripted;
