@@ -17,7 +17,8 @@ pub struct VideoObject {
     pub object: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
+    /// A whole percentage in the API; fractions are accepted.
+    #[serde(default, serialize_with = "whole_number")]
     pub progress: Option<f64>,
     #[serde(default)]
     pub created_at: Option<i64>,
@@ -38,6 +39,14 @@ pub struct VideoObject {
 
 fn video_object() -> String {
     "video".into()
+}
+
+fn whole_number<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(p) if p.fract() == 0.0 => s.serialize_i64(*p as i64),
+        Some(p) => s.serialize_f64(*p),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

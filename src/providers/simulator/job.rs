@@ -119,6 +119,8 @@ mod tests {
         assert_eq!(at(5_000), ("in_progress".into(), 50));
         assert_eq!(at(9_999), ("in_progress".into(), 99));
         assert_eq!(at(10_000), ("completed".into(), 100));
+        let wire = serde_json::to_value(s.video(&id, s.t + 5_000)).unwrap();
+        assert_eq!((wire["progress"].clone(), wire["seconds"].clone()), (json!(50), json!("4")));
         assert!(Spec::parse("video_sim_!!").is_none());
     }
 
