@@ -101,6 +101,9 @@ pub struct Settings {
     /// Plans, prices, credits, packages, Stripe, API keys.
     #[serde(flatten)]
     pub billing: crate::billing::BillingSettings,
+    /// Poller, providers, media and webhooks.
+    #[serde(flatten)]
+    pub poller: crate::tasks::settings::PollerSettings,
 }
 
 impl Default for Settings {
@@ -124,6 +127,7 @@ impl Default for Settings {
             assets_dir: None,
             provider: "simulator".into(),
             billing: Default::default(),
+            poller: Default::default(),
         }
     }
 }
@@ -154,6 +158,8 @@ const UNPREFIXED: &[&str] = &[
     "STRIPE_API_BASE",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
 ];
 
 impl Settings {
@@ -249,6 +255,28 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_DB_MAX_CONNECTIONS      database pool size [10]
   TASKHUB_LOG_FORMAT              pretty | json [pretty]; RUST_LOG filters
   TASKHUB_PROVIDER                simulator | openai [simulator]
+  TASKHUB_POLLER                  run the poller on this node [true]
+  TASKHUB_POLL_INTERVAL_MS        base interval between polls of a task; provider hints win [2000]
+  TASKHUB_POLL_MAX_INTERVAL_MS    longest interval (tasks that run long slow down) [30000]
+  TASKHUB_POLLER_TICK_MS          how often an idle poller looks for due tasks [200]
+  TASKHUB_POLLER_BATCH            tasks claimed per round [64]
+  TASKHUB_POLLER_CONCURRENCY      tasks driven at once per node [32]
+  TASKHUB_LEASE_MS                claim length; a dead node's tasks are taken over after it [180000]
+  TASKHUB_TASK_DEADLINE_SECS      open tasks older than this fail with `timeout` [1800]
+  TASKHUB_SIMULATOR_SECONDS       duration of a simulated job; [slow] x10 [10]
+  OPENAI_BASE_URL                 OpenAI-compatible videos API root [https://api.openai.com/v1]
+  OPENAI_API_KEY                  its key [unset]
+  TASKHUB_PROVIDER_TIMEOUT_MS     time limit of each provider call [30000]
+  TASKHUB_PROVIDER_DOWNLOAD_TIMEOUT_MS  time limit of one content download [300000]
+  TASKHUB_PROVIDER_MAX_RETRIES    retries on 429/5xx/timeouts, with backoff and jitter [3]
+  TASKHUB_PROVIDER_RETRY_BASE_MS  first backoff, doubling [500]
+  TASKHUB_PROVIDER_MAX_RETRY_WAIT_MS  longest in-call wait; longer Retry-After reschedules [10000]
+  TASKHUB_MEDIA_COPY              copy finished videos into the data dir [true]
+  TASKHUB_MEDIA_MAX_BYTES         largest file copied from a provider [1073741824]
+  TASKHUB_MEDIA_BASE_URL          prefix of media URLs, e.g. https://hub.example.com [relative]
+  TASKHUB_WEBHOOK_TIMEOUT_MS      time limit of one webhook delivery [10000]
+  TASKHUB_WEBHOOK_SECRET          signs webhook bodies (X-Taskhub-Signature) [unset]
+  TASKHUB_ALLOW_PRIVATE_URLS      webhooks/reference images may reach private addresses [dev only]
   TASKHUB_MODELS                  model list as TOML/JSON, e.g. in taskhub.toml [[models]] [sora-2, sora-2-pro]
 Billing:
   TASKHUB_SIGNUP_BONUS_CREDITS    credits for every new user [100]
@@ -311,6 +339,33 @@ mod tests {
             let s: Settings = Settings::figment(&file).extract()?;
             assert_eq!(s.addr.port(), 9000);
             assert_eq!(s.max_prompt_chars, 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn poller_settings_come_from_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("none.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TASKHUB_POLLER", "false");
+            jail.set_env("TASKHUB_SIMULATOR_SECONDS", "2");
+            jail.set_env("TASKHUB_POLL_INTERVAL_MS", "750");
+            jail.set_env("TASKHUB_MEDIA_COPY", "false");
+            jail.set_env("TASKHUB_MEDIA_BASE_URL", "https://cdn.example.com");
+            jail.set_env("OPENAI_BASE_URL", "https://gateway.example.com/v1");
+            jail.set_env("OPENAI_API_KEY", "123456");
+            let s: Settings = Settings::figment(&file).extract()?;
+            let p = &s.poller;
+            assert!(!p.enabled);
+            assert_eq!(p.simulator_seconds, 2.0);
+            assert_eq!(p.poll_interval_ms, 750);
+            assert!(!p.media_copy);
+            assert_eq!(p.media_base_url.as_deref(), Some("https://cdn.example.com"));
+            assert_eq!(p.openai_base_url, "https://gateway.example.com/v1");
+            assert_eq!(p.openai_api_key.expose(), "123456");
+            assert!(!format!("{s:?}").contains("123456"));
             Ok(())
         });
     }

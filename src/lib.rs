@@ -5,6 +5,7 @@
 //! the event on the bus; the hub pushes it to the sockets that watch the task.
 //!
 //! # Layout
+//! - [`cli`]: bodies of the `migrate` and `admin` subcommands.
 //! - [`config`]: `Settings` (defaults < `taskhub.toml` < environment), secrets redacted.
 //! - [`startup`]: `Application::build` binds and wires everything; `run_until_stopped`.
 //! - [`state`]: `AppState`, the handles every handler shares.
@@ -13,14 +14,19 @@
 //! - [`routes`]: the HTTP surface, one module per resource.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
-//! - [`tasks`]: the lifecycle rules.
 //! - [`billing`]: plans, prices, the credit ledger's rules, packages, Stripe.
+//! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
+//! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
+//! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 
 pub mod auth;
 pub mod billing;
 pub mod bus;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod media;
+pub mod providers;
 pub mod routes;
 pub mod startup;
 pub mod state;

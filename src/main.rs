@@ -1,9 +1,9 @@
-//! The `taskhub` command: `serve` (default) and `migrate`.
+//! The `taskhub` command: `serve` (default), `migrate`, `admin`, and `simulator` (the fake
+//! provider alone). Subcommand bodies live in `taskhub::cli`.
 
 use clap::{Parser, Subcommand};
 use taskhub::config::{Settings, SETTINGS_HELP};
 use taskhub::startup::Application;
-use taskhub::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,14 @@ enum Command {
     /// Manage admins: `taskhub admin grant EMAIL` makes an existing user an admin.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run only the video-provider simulator (OpenAI Videos wire format at /v1/videos).
+    Simulator {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        addr: std::net::SocketAddr,
+        /// Seconds per job [default: TASKHUB_SIMULATOR_SECONDS]
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,30 +53,17 @@ async fn main() -> anyhow::Result<()> {
     taskhub::telemetry::init(&settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            let store = Store::connect(&settings.database_url(), 1).await?;
-            store.migrate().await?;
-            println!("migrations applied ({:?})", store.dialect());
-            Ok(())
+        Command::Migrate => taskhub::cli::migrate(&settings).await,
+        Command::Admin(AdminCommand::Grant { email }) => {
+            taskhub::cli::set_role(&settings, &email, "admin").await
         }
-        Command::Admin(cmd) => {
-            let (email, role) = match &cmd {
-                AdminCommand::Grant { email } => (email, "admin"),
-                AdminCommand::Revoke { email } => (email, "user"),
-            };
-            let store = Store::connect(&settings.database_url(), 1).await?;
-            store.migrate().await?;
-            let user = store
-                .set_user_role(email, role)
-                .await
-                .map_err(|e| match e {
-                    taskhub::store::StoreError::NotFound => {
-                        anyhow::anyhow!("no user with email {email}")
-                    }
-                    other => other.into(),
-                })?;
-            println!("{} ({}) is now {}", user.email, user.username, user.role);
-            Ok(())
+        Command::Admin(AdminCommand::Revoke { email }) => {
+            taskhub::cli::set_role(&settings, &email, "user").await
+        }
+        Command::Simulator { addr, seconds } => {
+            let secs = seconds.unwrap_or(settings.poller.simulator_seconds);
+            let stop = taskhub::telemetry::shutdown_signal();
+            taskhub::providers::simulator::serve(addr, secs, stop).await
         }
     }
 }

@@ -34,11 +34,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
         let port = listener.local_addr()?.port();
+        let self_url = self_url(listener.local_addr()?);
+        let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
         let state = AppState {
             jwt: JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs),
             settings: Arc::new(settings),
             store,
             bus,
+            video: Arc::new(video),
             shutdown: CancellationToken::new(),
         };
         Ok(Self {
@@ -72,11 +75,32 @@ impl Application {
                 token.cancel();
             }
         });
+        let poller = state
+            .settings
+            .poller
+            .enabled
+            .then(|| tokio::spawn(crate::tasks::poller::Poller::new(state.clone()).run()));
         axum::serve(self.listener, app)
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
             .context("serving HTTP")?;
+        if let Some(poller) = poller {
+            // It stops on the same token and releases its leases before the pool closes.
+            let _ = poller.await;
+        }
         state.store.close().await;
         Ok(())
     }
+}
+
+/// How this node reaches itself (its simulator): the bound address, with an unspecified IP
+/// (`0.0.0.0`, `::`) replaced by loopback.
+fn self_url(addr: std::net::SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }

@@ -15,6 +15,8 @@ pub struct AppState {
     pub store: Store,
     pub bus: Arc<dyn Bus>,
     pub jwt: JwtKeys,
+    /// Providers, media storage and webhooks (driving tasks).
+    pub video: Arc<crate::tasks::services::VideoServices>,
     /// Cancelled once on shutdown; every long-running task watches it.
     pub shutdown: CancellationToken,
 }

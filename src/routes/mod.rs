@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 mod extract;
 pub mod health;
+pub mod media;
 pub mod payments;
 mod refunds;
 pub mod task_input;
@@ -28,7 +29,12 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::router())
         .merge(tasks::router(settings.max_upload_bytes))
         .merge(users::router())
-        .merge(payments::router());
+        .merge(payments::router())
+        .merge(media::router())
+        .merge(crate::providers::simulator::router(
+            crate::providers::simulator::MOUNT_V1,
+            crate::providers::simulator::Simulator::new(settings.poller.simulator_seconds),
+        ));
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app

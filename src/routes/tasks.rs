@@ -222,6 +222,7 @@ async fn cancel(
         )));
     };
     publish(&state, &event).await;
+    crate::tasks::services::after_cancel(&state, &task, &event).await;
     Ok(ok(task.to_json()))
 }
 
@@ -265,6 +266,7 @@ async fn delete(
             crate::store::StoreError::NotFound => ApiError::not_found("task"),
             other => other.into(),
         })?;
+    state.video.media.remove_task(&id.0).await;
     Ok(ok(json!({ "videoId": id.0, "deleted": true })))
 }
 
@@ -287,6 +289,7 @@ async fn content(
     Ok(ok(json!({
         "videoId": task.id,
         "externalVideoId": task.external_id,
+        "copied": state.video.media.is_ours(&url),
         "url": url,
         "thumbnailUrl": task.thumbnail_url,
     })))

@@ -15,6 +15,7 @@ mod api_keys;
 mod billing;
 mod ledger;
 mod payments;
+mod poller;
 mod tasks;
 mod users;
 

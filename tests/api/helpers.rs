@@ -62,6 +62,9 @@ pub async fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings 
         db_max_connections: 5,
         ..Settings::default()
     };
+    // Tasks stay where tests put them unless a test turns the poller on (or calls
+    // `Poller::poll_once` itself).
+    s.poller.enabled = false;
     if backend == Backend::Postgres {
         s.database_url = Some(fresh_postgres_url().await);
     }

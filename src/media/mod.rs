@@ -1,0 +1,215 @@
+//! Finished videos and thumbnails, copied from the provider into `{data_dir}/media/` and
+//! served at stable URLs `/media/{videoId}.{ext}?sig=…`.
+//!
+//! Why a signature: a `<video>` element cannot send a bearer token, and a `videoId` alone is
+//! not a secret (UUIDv7, partly a timestamp). The `sig` is an HMAC of the file name under a
+//! key derived from the JWT secret, so the URL is an unguessable capability that is only ever
+//! sent to the task's owner, never expires (task JSON and event logs keep working), and is
+//! revoked wholesale by rotating `JWT_SECRET`. Deleting a task deletes its files.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::io::AsyncWriteExt;
+
+use crate::config::Settings;
+use crate::providers::{Download, Variant};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Path prefix of media URLs.
+pub const ROUTE: &str = "/media";
+const EXTENSIONS: [&str; 6] = ["mp4", "webm", "mov", "jpg", "png", "webp"];
+
+#[derive(Clone)]
+pub struct MediaStore {
+    dir: PathBuf,
+    key: [u8; 32],
+    /// Put before `/media/…` in URLs; empty means relative URLs.
+    base_url: String,
+    max_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the file is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl MediaStore {
+    pub fn new(settings: &Settings) -> Self {
+        let mut mac = HmacSha256::new_from_slice(settings.jwt_secret.expose().as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(b"taskhub media url v1");
+        Self {
+            dir: settings.data_dir.join("media"),
+            key: mac.finalize().into_bytes().into(),
+            base_url: settings
+                .poller
+                .media_base_url
+                .clone()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
+            max_bytes: settings.poller.media_max_bytes,
+        }
+    }
+
+    /// `video_….mp4` for the content type the provider stated.
+    pub fn file_name(video_id: &str, variant: Variant, content_type: Option<&str>) -> String {
+        let ct = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        let ext = match (variant, ct) {
+            (Variant::Video, "video/webm") => "webm",
+            (Variant::Video, "video/quicktime") => "mov",
+            (Variant::Video, _) => "mp4",
+            (Variant::Thumbnail, "image/png") => "png",
+            (Variant::Thumbnail, "image/webp") => "webp",
+            (Variant::Thumbnail, _) => "jpg",
+        };
+        format!("{video_id}.{ext}")
+    }
+
+    /// Only names this module makes: `video_<uuid>.<known ext>` (no paths, no dots inside).
+    pub fn is_valid_name(file: &str) -> bool {
+        let Some((stem, ext)) = file.rsplit_once('.') else {
+            return false;
+        };
+        EXTENSIONS.contains(&ext)
+            && stem
+                .strip_prefix("video_")
+                .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok())
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    fn mac(&self, file: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("32-byte key");
+        mac.update(file.as_bytes());
+        mac
+    }
+
+    /// 128 bits of the file's HMAC, hex.
+    pub fn sign(&self, file: &str) -> String {
+        hex::encode(&self.mac(file).finalize().into_bytes()[..16])
+    }
+
+    pub fn verify(&self, file: &str, sig: &str) -> bool {
+        match hex::decode(sig) {
+            Ok(raw) if raw.len() == 16 => self.mac(file).verify_truncated_left(&raw).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// The stable URL of a stored file.
+    pub fn url(&self, file: &str) -> String {
+        format!("{}{ROUTE}/{file}?sig={}", self.base_url, self.sign(file))
+    }
+
+    /// Whether `url` points into this media store (rather than at a provider).
+    pub fn is_ours(&self, url: &str) -> bool {
+        url.starts_with(&format!("{}{ROUTE}/", self.base_url))
+    }
+
+    /// Streams a download into `file` (through a temporary name, so a half-written file is
+    /// never served), refusing more than `media_max_bytes`. Returns the size.
+    pub async fn save(&self, file: &str, mut download: Download) -> Result<u64, SaveError> {
+        let io = |e: std::io::Error| SaveError::Failed(format!("writing media: {e}"));
+        if download.content_length.is_some_and(|n| n > self.max_bytes) {
+            return Err(SaveError::TooLarge(self.max_bytes));
+        }
+        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+        let tmp = self
+            .dir
+            .join(format!("{file}.{}.part", uuid::Uuid::new_v4().simple()));
+        let result = async {
+            let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            let mut size = 0u64;
+            while let Some(chunk) = download.body.next().await {
+                let chunk = chunk.map_err(|e| SaveError::Failed(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > self.max_bytes {
+                    return Err(SaveError::TooLarge(self.max_bytes));
+                }
+                out.write_all(&chunk).await.map_err(io)?;
+            }
+            out.sync_all().await.map_err(io)?;
+            if size == 0 {
+                return Err(SaveError::Failed("the provider sent an empty file".into()));
+            }
+            tokio::fs::rename(&tmp, self.path(file)).await.map_err(io)?;
+            Ok(size)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    /// Deletes a task's files (best effort).
+    pub async fn remove_task(&self, video_id: &str) {
+        for ext in EXTENSIONS {
+            let path = self.path(&format!("{video_id}.{ext}"));
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not delete media")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn store(secret: &str) -> MediaStore {
+        let settings = Settings {
+            jwt_secret: Secret::new(secret),
+            ..Settings::default()
+        };
+        MediaStore::new(&settings)
+    }
+
+    #[test]
+    fn signatures_bind_the_file_and_the_secret() {
+        let a = store("fake-secret-a-0123456789abcdef0123456789");
+        let f = "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.mp4";
+        let sig = a.sign(f);
+        assert!(a.verify(f, &sig));
+        assert!(!a.verify("video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c.mp4", &sig));
+        assert!(!store("fake-secret-b-0123456789abcdef0123456789").verify(f, &sig));
+        assert!(!a.verify(f, "zz"));
+        assert!(a.url(f).starts_with("/media/video_"));
+        assert!(a.is_ours(&a.url(f)));
+    }
+
+    #[test]
+    fn only_well_formed_names_are_valid() {
+        assert!(MediaStore::is_valid_name(
+            "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.jpg"
+        ));
+        for bad in [
+            "../x.mp4",
+            "video_x.mp4",
+            "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.exe",
+            "jwt_secret",
+        ] {
+            assert!(!MediaStore::is_valid_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The built-in simulator: an HTTP service that speaks the OpenAI Videos wire format, so the
+//! poller drives it through the real client over real sockets. Mounted on the app under
+//! [`MOUNT_V1`] and runnable alone (`taskhub simulator --addr …`).
+//!
+//! A job goes `queued` (first tenth of its time) -> `in_progress` with rising progress ->
+//! `completed` after `TASKHUB_SIMULATOR_SECONDS`. A prompt containing `[fail]` fails halfway
+//! with a provider error; `[slow]` takes ten times longer. `/content` serves a small playable
+//! H.264 MP4 (`assets/sample.mp4`, with HTTP range support) and a JPEG thumbnail.
+//!
+//! The simulator keeps no job table: a job's whole description (creation time, duration,
+//! fate, model, seconds, size) is encoded in its id, so every node's simulator answers for
+//! every job (several nodes on one database poll each other's tasks) and memory never grows.
+//! Only deletions are remembered, per node, in a bounded set.
+
+mod job;
+mod range;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dashmap::DashMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use self::job::{Spec, EXPIRES_AFTER_MS};
+pub use self::range::ranged;
+use super::wire::{VideoObject, POLL_AFTER_HEADER};
+use crate::store::now_ms;
+
+/// Where the simulator's API root sits on the app (`…/videos` below it).
+pub const MOUNT_V1: &str = "/simulator/v1";
+pub static SAMPLE_MP4: &[u8] = include_bytes!("../../../assets/sample.mp4");
+pub static SAMPLE_JPG: &[u8] = include_bytes!("../../../assets/sample.jpg");
+/// Deleted ids remembered per node; past this the set starts over (it is a simulator).
+const MAX_DELETED: usize = 100_000;
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Simulator {
+    seconds: f64,
+    deleted: Arc<DashMap<String, ()>>,
+}
+
+impl Simulator {
+    pub fn new(seconds: f64) -> Self {
+        Self {
+            seconds: if seconds.is_finite() {
+                seconds.max(0.0)
+            } else {
+                10.0
+            },
+            deleted: Arc::default(),
+        }
+    }
+}
+
+/// The simulator's routes under `{prefix}/videos` (`prefix` like `/v1`).
+pub fn router<S: Clone + Send + Sync + 'static>(prefix: &str, sim: Simulator) -> Router<S> {
+    Router::new()
+        .route(&format!("{prefix}/videos"), post(create))
+        .route(
+            &format!("{prefix}/videos/{{id}}"),
+            get(retrieve).delete(delete),
+        )
+        .route(&format!("{prefix}/videos/{{id}}/content"), get(content))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(sim)
+}
+
+/// Runs the simulator alone on `addr` (API root at `/v1` and at [`MOUNT_V1`]) until `stop`.
+pub async fn serve(
+    addr: SocketAddr,
+    seconds: f64,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sim = Simulator::new(seconds);
+    let app: Router = router("/v1", sim.clone()).merge(router(MOUNT_V1, sim));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!(
+        "simulator listening on http://{}/v1",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await?;
+    Ok(())
+}
+
+fn api_error(status: StatusCode, message: impl Into<String>, code: Option<&str>) -> Response {
+    let body = json!({"error": {"message": message.into(), "type": "invalid_request_error", "param": null, "code": code}});
+    (status, Json(body)).into_response()
+}
+
+fn not_found(id: &str) -> Response {
+    let shown: String = id.chars().take(80).collect();
+    api_error(
+        StatusCode::NOT_FOUND,
+        format!("video '{shown}' not found"),
+        Some("not_found"),
+    )
+}
+
+fn with_hint(spec: &Spec, body: VideoObject) -> Response {
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert(POLL_AFTER_HEADER, HeaderValue::from(spec.poll_after_ms()));
+    resp
+}
+
+#[derive(Default, Deserialize)]
+struct CreateBody {
+    model: Option<String>,
+    prompt: Option<String>,
+    seconds: Option<Value>,
+    size: Option<String>,
+}
+
+async fn create(State(sim): State<Simulator>, req: Request) -> Response {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    let body = if multipart {
+        match read_multipart(req).await {
+            Ok(b) => b,
+            Err(resp) => return resp,
+        }
+    } else {
+        match Json::<CreateBody>::from_request(req, &()).await {
+            Ok(Json(b)) => b,
+            Err(e) => return api_error(StatusCode::BAD_REQUEST, e.body_text(), None),
+        }
+    };
+    let prompt = body.prompt.unwrap_or_default();
+    if prompt.trim().is_empty() || prompt.len() > 32_000 {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "prompt is required (at most 32000 bytes)",
+            None,
+        );
+    }
+    let seconds = match body.seconds {
+        None => Some(4),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(_) => None,
+    };
+    let Some(seconds) = seconds.filter(|s| (1..=60).contains(s)) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "seconds must be a whole number from 1 to 60",
+            None,
+        );
+    };
+    let size = body.size.unwrap_or_else(|| "720x1280".into());
+    let good_size = size
+        .split_once('x')
+        .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok());
+    if !good_size {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "size must look like 720x1280",
+            None,
+        );
+    }
+    let slow = if prompt.contains("[slow]") { 10.0 } else { 1.0 };
+    let spec = Spec {
+        t: now_ms(),
+        d: (sim.seconds * slow * 1000.0) as i64,
+        f: prompt.contains("[fail]"),
+        m: body
+            .model
+            .unwrap_or_else(|| "sora-2".into())
+            .chars()
+            .take(100)
+            .collect(),
+        s: seconds,
+        z: size,
+        n: rand::random(),
+    };
+    let id = spec.id();
+    let video = spec.video(&id, spec.t);
+    with_hint(&spec, video)
+}
+
+async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
+    let bad = |m: String| api_error(StatusCode::BAD_REQUEST, m, None);
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| bad(e.body_text()))?;
+    let mut body = CreateBody::default();
+    while let Some(field) = mp.next_field().await.map_err(|e| bad(e.body_text()))? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "input_reference" {
+            let ok_type = field
+                .content_type()
+                .is_some_and(|c| c.starts_with("image/"));
+            let data = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+            if !ok_type || data.is_empty() {
+                return Err(bad("input_reference must be a non-empty image file".into()));
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(|e| bad(e.body_text()))?;
+        match name.as_str() {
+            "model" => body.model = Some(text),
+            "prompt" => body.prompt = Some(text),
+            "seconds" => body.seconds = Some(Value::String(text)),
+            "size" => body.size = Some(text),
+            _ => {}
+        }
+    }
+    Ok(body)
+}
+
+fn live_spec(sim: &Simulator, id: &str) -> Option<Spec> {
+    Spec::parse(id).filter(|_| !sim.deleted.contains_key(id))
+}
+
+async fn retrieve(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    match live_spec(&sim, &id) {
+        Some(spec) => {
+            let video = spec.video(&id, now_ms());
+            with_hint(&spec, video)
+        }
+        None => not_found(&id),
+    }
+}
+
+async fn delete(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    if live_spec(&sim, &id).is_none() {
+        return not_found(&id);
+    }
+    if sim.deleted.len() >= MAX_DELETED {
+        sim.deleted.clear();
+    }
+    sim.deleted.insert(id.clone(), ());
+    Json(json!({"id": id, "object": "video.deleted", "deleted": true})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ContentQuery {
+    variant: Option<String>,
+}
+
+async fn content(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    Query(q): Query<ContentQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(spec) = live_spec(&sim, &id) else {
+        return not_found(&id);
+    };
+    let now = now_ms();
+    if spec.video(&id, now).status != "completed" {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "the video is not ready",
+            Some("video_not_ready"),
+        );
+    }
+    if now > spec.completed_at() + EXPIRES_AFTER_MS {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "the video has expired",
+            Some("video_expired"),
+        );
+    }
+    match q.variant.as_deref().unwrap_or("video") {
+        "video" => ranged(SAMPLE_MP4, "video/mp4", &headers),
+        "thumbnail" => ranged(SAMPLE_JPG, "image/jpeg", &headers),
+        other => api_error(
+            StatusCode::BAD_REQUEST,
+            format!("unsupported variant '{other}'"),
+            None,
+        ),
+    }
+}
