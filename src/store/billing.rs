@@ -97,29 +97,17 @@ impl Store {
         page: i64,
         page_size: i64,
     ) -> StoreResult<(Vec<CreditTransaction>, i64)> {
-        let (filter, lim, off) = match tx_type {
-            Some(_) => (" AND type = $2", "$3", "$4"),
-            None => ("", "$2", "$3"),
-        };
-        let count_q =
-            format!("SELECT COUNT(*) FROM credit_transactions WHERE user_id = $1{filter}");
-        let list_q = format!(
-            "SELECT {TX_COLS} FROM credit_transactions WHERE user_id = $1{filter}
-             ORDER BY seq DESC LIMIT {lim} OFFSET {off}"
-        );
-        let mut count = sqlx::query_as::<_, (i64,)>(&count_q).bind(user_id);
-        let mut list = sqlx::query_as::<_, CreditTransaction>(&list_q).bind(user_id);
-        if let Some(t) = tx_type {
-            count = count.bind(t.as_str());
-            list = list.bind(t.as_str());
-        }
-        let (total,) = count.fetch_one(self.pool()).await?;
-        let items = list
-            .bind(page_size)
-            .bind((page - 1).saturating_mul(page_size))
-            .fetch_all(self.pool())
-            .await?;
-        Ok((items, total))
+        let filter = tx_type.map(|t| ("type", t.as_str()));
+        self.user_page(
+            TX_COLS,
+            "credit_transactions",
+            user_id,
+            filter,
+            "seq DESC",
+            page,
+            page_size,
+        )
+        .await
     }
 
     /// Every ledger row of a task (its charge and, at most once, its refund).

@@ -176,6 +176,45 @@ impl Store {
         )
     }
 
+    /// One page of `table`'s rows owned by `user_id` (optionally where `column = value`),
+    /// in `order`, and the total count. Table, columns and order are code, never input.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn user_page<T>(
+        &self,
+        cols: &str,
+        table: &str,
+        user_id: &str,
+        filter: Option<(&str, &str)>,
+        order: &str,
+        page: i64,
+        page_size: i64,
+    ) -> StoreResult<(Vec<T>, i64)>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let (clause, lim, off) = match filter {
+            Some((column, _)) => (format!(" AND {column} = $2"), "$3", "$4"),
+            None => (String::new(), "$2", "$3"),
+        };
+        let count_q = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1{clause}");
+        let list_q = format!(
+            "SELECT {cols} FROM {table} WHERE user_id = $1{clause} ORDER BY {order} LIMIT {lim} OFFSET {off}"
+        );
+        let mut count = sqlx::query_as::<_, (i64,)>(&count_q).bind(user_id);
+        let mut list = sqlx::query_as::<_, T>(&list_q).bind(user_id);
+        if let Some((_, value)) = filter {
+            count = count.bind(value);
+            list = list.bind(value);
+        }
+        let (total,) = count.fetch_one(&self.pool).await?;
+        let items = list
+            .bind(page_size)
+            .bind((page - 1).saturating_mul(page_size))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((items, total))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -289,34 +289,10 @@ impl Store {
         page: i64,
         page_size: i64,
     ) -> StoreResult<(Vec<Task>, i64)> {
-        let filter = if status.is_some() {
-            " AND status = $2"
-        } else {
-            ""
-        };
-        let (lim, off) = if status.is_some() {
-            ("$3", "$4")
-        } else {
-            ("$2", "$3")
-        };
-        let count_q = format!("SELECT COUNT(*) FROM tasks WHERE user_id = $1{filter}");
-        let list_q = format!(
-            "SELECT {TASK_COLS} FROM tasks WHERE user_id = $1{filter}
-             ORDER BY created_at DESC, id DESC LIMIT {lim} OFFSET {off}"
-        );
-        let mut count = sqlx::query_as::<_, (i64,)>(&count_q).bind(user_id);
-        let mut list = sqlx::query_as::<_, Task>(&list_q).bind(user_id);
-        if let Some(s) = status {
-            count = count.bind(s.as_str());
-            list = list.bind(s.as_str());
-        }
-        let (total,) = count.fetch_one(self.pool()).await?;
-        let items = list
-            .bind(page_size)
-            .bind((page - 1).saturating_mul(page_size))
-            .fetch_all(self.pool())
-            .await?;
-        Ok((items, total))
+        let filter = status.map(|s| ("status", s.as_str()));
+        let order = "created_at DESC, id DESC";
+        self.user_page(TASK_COLS, "tasks", user_id, filter, order, page, page_size)
+            .await
     }
 
     /// The task's events with `seq > since_seq`, oldest first, at most `limit`.
