@@ -24,7 +24,8 @@ async fn every_documented_operation_is_served() {
             .replace("{videoId}", &format!("video_{}", uuid::Uuid::now_v7()))
             .replace("{paymentId}", "pay_missing")
             .replace("{keyId}", "key_missing")
-            .replace("{userId}", "user_missing");
+            .replace("{userId}", "user_missing")
+            .replace("{file}", "video_missing.mp4");
         let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
         let resp = app.call(method, &path, None, None).await;
         let status = resp.status().as_u16();
