@@ -98,6 +98,9 @@ pub struct Settings {
     pub provider: String,
     /// Where `test-pages/` and `clients/js/` live (default: the source checkout).
     pub assets_dir: Option<PathBuf>,
+    /// WebSocket hub, bus refill and shutdown settings.
+    #[serde(flatten)]
+    pub hub: crate::hub::HubSettings,
 }
 
 impl Default for Settings {
@@ -120,6 +123,7 @@ impl Default for Settings {
             log_format: "pretty".into(),
             assets_dir: None,
             provider: "simulator".into(),
+            hub: Default::default(),
         }
     }
 }

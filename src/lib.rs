@@ -13,12 +13,14 @@
 //! - [`routes`]: the HTTP surface, one module per resource.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
+//! - [`hub`]: the WebSocket hub: sockets, who watches what, fan-out of bus events.
 //! - [`tasks`]: the lifecycle rules.
 
 pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod routes;
 pub mod startup;
 pub mod state;

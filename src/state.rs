@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::jwt::JwtKeys;
 use crate::bus::Bus;
 use crate::config::Settings;
+use crate::hub::Hub;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub store: Store,
     pub bus: Arc<dyn Bus>,
     pub jwt: JwtKeys,
+    /// This node's WebSocket hub.
+    pub hub: Hub,
     /// Cancelled once on shutdown; every long-running task watches it.
     pub shutdown: CancellationToken,
 }

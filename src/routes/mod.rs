@@ -5,6 +5,7 @@ mod extract;
 pub mod health;
 pub mod task_input;
 pub mod tasks;
+pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
@@ -21,7 +22,8 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(health::router())
         .merge(auth::router())
-        .merge(tasks::router(settings.max_upload_bytes));
+        .merge(tasks::router(settings.max_upload_bytes))
+        .merge(ws::router());
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app

@@ -10,6 +10,7 @@
 //! lock on PostgreSQL and the write lock on SQLite before anything is read, so concurrent
 //! writers queue instead of deadlocking.
 
+mod hub;
 mod tasks;
 mod users;
 

@@ -6,3 +6,7 @@ mod helpers;
 mod auth;
 mod malformed;
 mod tasks;
+mod ws;
+mod ws_abuse;
+mod ws_client;
+mod ws_delivery;
