@@ -19,6 +19,8 @@ mod refill;
 pub mod registry;
 pub mod session;
 pub mod settings;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};

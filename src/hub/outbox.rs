@@ -304,6 +304,11 @@ impl Conn {
             .collect()
     }
 
+    #[cfg(test)]
+    pub(super) fn take_for_test(&self) -> (VecDeque<Out>, State) {
+        self.take()
+    }
+
     /// Everything queued, for the writer, and the state to act on once it is written.
     fn take(&self) -> (VecDeque<Out>, State) {
         let mut o = self.lock();

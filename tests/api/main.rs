@@ -10,3 +10,4 @@ mod ws;
 mod ws_abuse;
 mod ws_client;
 mod ws_delivery;
+mod ws_redis;
