@@ -4,7 +4,7 @@
 //! - [`protocol`]: client/server frames.
 //! - [`session`]: one socket's protocol loop over any `Sink`/`Stream`; [`commands`]: what a
 //!   client may ask.
-//! - [`outbox`]: one socket's bounded, coalescing outbound queue and writer.
+//! - [`outbox`]: one socket's bounded, coalescing outbound queue; [`writer`]: its writer.
 //! - [`registry`]: task -> sockets and user -> sockets, sharded maps.
 //! - [`refill`]: after the bus lost events, read them back from the log.
 //!
@@ -13,6 +13,7 @@
 //! reference to the same frame on each socket. No global lock is taken on the way.
 
 pub mod commands;
+mod fxhash;
 pub mod outbox;
 pub mod protocol;
 mod refill;
@@ -21,6 +22,7 @@ pub mod session;
 pub mod settings;
 #[cfg(test)]
 mod tests;
+pub mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};

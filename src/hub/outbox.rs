@@ -4,17 +4,15 @@
 //! The fan-out (any thread) pushes into the queue under the socket's own short lock and
 //! wakes the writer only when the queue was empty; the writer takes everything queued, feeds
 //! it to the WebSocket and flushes once, so a socket with a backlog gets several frames per
-//! write system call while an idle one is written at once. Queued `taskProgress` frames of a
+//! write system call while an idle one is written at once (the writer is [`super::writer`]). Queued `taskProgress` frames of a
 //! task are replaced by newer ones (latest wins); other frames are never dropped: a queue
 //! that still overflows closes the socket with 4002 so the client resubscribes with
 //! `sinceSeq` and reads the rest from the event log.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use futures_util::{Sink, SinkExt};
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
 use super::protocol::WsError;
@@ -76,7 +74,7 @@ pub struct Outbox {
     cap: usize,
     coalesce: bool,
     state: State,
-    cursors: HashMap<Arc<str>, Cursor>,
+    cursors: HashMap<Arc<str>, Cursor, super::fxhash::FxBuild>,
     task_subs: usize,
     /// Set while a user subscription is on: when it started (Unix ms).
     user_since: Option<i64>,
@@ -86,7 +84,7 @@ pub struct Outbox {
 pub struct Conn {
     pub id: u64,
     out: Mutex<Outbox>,
-    wake_writer: Notify,
+    pub(super) wake_writer: Notify,
     wake_reader: Notify,
 }
 
@@ -101,7 +99,7 @@ impl Conn {
                 cap: cap.max(4),
                 coalesce,
                 state: State::Open,
-                cursors: HashMap::new(),
+                cursors: HashMap::default(),
                 task_subs: 0,
                 user_since: None,
             }),
@@ -175,7 +173,7 @@ impl Conn {
         self.wake_reader.notify_one();
     }
 
-    fn set_close_sent(&self) {
+    pub(super) fn set_close_sent(&self) {
         let mut o = self.lock();
         if o.state != State::Dead {
             o.state = State::CloseSent;
@@ -310,7 +308,7 @@ impl Conn {
     }
 
     /// Everything queued, for the writer, and the state to act on once it is written.
-    fn take(&self) -> (VecDeque<Out>, State) {
+    pub(super) fn take(&self) -> (VecDeque<Out>, State) {
         let mut o = self.lock();
         let frames = std::mem::take(&mut o.frames);
         o.taken += frames.len() as u64;
@@ -427,56 +425,4 @@ fn hold(held: &mut Vec<Arc<BusEvent>>, ev: &Arc<BusEvent>) -> bool {
     }
     held.push(ev.clone());
     true
-}
-
-/// Writes what the socket's queue holds until the connection closes or dies.
-pub async fn write_loop<S>(conn: &Conn, mut sink: S, write_timeout: Duration)
-where
-    S: Sink<Message> + Unpin,
-{
-    loop {
-        let (batch, state) = conn.take();
-        if !batch.is_empty() {
-            let n = batch.len() as u64;
-            let write = async {
-                for out in batch {
-                    let msg = match out {
-                        Out::Event(ev) => Message::Text(ev.frame.clone()),
-                        Out::Text(t) => Message::Text(t),
-                        Out::Ping => Message::Ping(Default::default()),
-                    };
-                    sink.feed(msg).await?;
-                }
-                sink.flush().await
-            };
-            match tokio::time::timeout(write_timeout, write).await {
-                Ok(Ok(())) => metrics::counter!("taskhub_ws_frames_sent_total").increment(n),
-                _ => {
-                    conn.kill();
-                    return;
-                }
-            }
-            continue;
-        }
-        match state {
-            State::Open => conn.wake_writer.notified().await,
-            State::Closing(code, reason) => {
-                let frame = CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from_static(reason),
-                };
-                let sent = tokio::time::timeout(
-                    write_timeout.min(Duration::from_secs(5)),
-                    sink.send(Message::Close(Some(frame))),
-                )
-                .await;
-                match sent {
-                    Ok(Ok(())) => conn.set_close_sent(),
-                    _ => conn.kill(),
-                }
-                return;
-            }
-            State::CloseSent | State::Dead => return,
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! One socket's protocol (PROTOCOL §3), over any `Sink`/`Stream` of WebSocket messages, so
-//! unit tests drive it with channels. One task per socket runs the reader (this file) and
-//! the writer ([`write_loop`]) side by side; the reader holds the session state and its
+//! unit tests drive it with channels. Each socket has a reader task (this file) and a
+//! writer task ([`write_loop`]); the reader holds the session state and its
 //! timers (auth timeout, token expiry, heartbeat, close linger), the writer only drains the
 //! socket's queue. Client requests are handled in boxed futures so an idle socket's task
 //! stays small.
@@ -15,8 +15,9 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::commands::Authed;
-use super::outbox::{write_loop, Conn, State};
+use super::outbox::{Conn, State};
 use super::protocol::{self, parse_client, WsError};
+use super::writer::write_loop;
 use super::Hub;
 
 /// After our close frame is out, how long to wait for the peer's.
@@ -25,7 +26,7 @@ const LINGER: Duration = Duration::from_secs(2);
 /// Serves one socket until it closes. `query_token` is the upgrade URL's `?token=`.
 pub async fn run<S, R, E>(hub: Hub, sink: S, stream: R, query_token: Option<String>)
 where
-    S: Sink<Message> + Unpin,
+    S: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::error::Error + 'static,
 {
@@ -42,10 +43,17 @@ where
     if let Some(token) = query_token {
         Box::pin(session.on_auth(&token, None)).await;
     }
-    tokio::join!(
-        session.read_loop(stream),
-        write_loop(&conn, sink, write_timeout)
-    );
+    // The writer is its own task, so waking it for a frame does not also poll the reader.
+    let mut writer = tokio::spawn({
+        let conn = conn.clone();
+        async move { write_loop(&conn, sink, write_timeout).await }
+    });
+    session.read_loop(stream).await;
+    // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
+    // is not waited for.
+    if tokio::time::timeout(LINGER, &mut writer).await.is_err() {
+        writer.abort();
+    }
     session.cleanup();
 }
 
