@@ -243,6 +243,20 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_LOG_FORMAT              pretty | json [pretty]; RUST_LOG filters
   TASKHUB_PROVIDER                simulator | openai [simulator]
   TASKHUB_MODELS                  model list as TOML/JSON, e.g. in taskhub.toml [[models]] [sora-2, sora-2-pro]
+  TASKHUB_WS_HEARTBEAT_INTERVAL_MS  WS ping interval; two missed pings drop the peer [25000]
+  TASKHUB_WS_AUTH_TIMEOUT_MS      time a socket may stay unauthenticated [10000]
+  TASKHUB_WS_MAX_FRAME_BYTES      largest inbound frame; bigger closes with 1009 [16384]
+  TASKHUB_WS_MAX_SUBSCRIPTIONS    task subscriptions per socket [200]
+  TASKHUB_WS_MAX_SOCKETS_PER_USER authenticated sockets per user per node [20]
+  TASKHUB_WS_MAX_FRAMES_PER_SEC   inbound frames per second per socket (burst 2x) [20]
+  TASKHUB_WS_OUTBOUND_QUEUE       frames queued per socket before it is closed with 4002 [512]
+  TASKHUB_WS_COALESCE_PROGRESS    replace a queued progress frame by the task's newer one [true]
+  TASKHUB_WS_WRITE_TIMEOUT_MS     a write that takes longer drops the socket [15000]
+  TASKHUB_WS_READ_BUFFER_BYTES    per-socket read buffer [1024]
+  TASKHUB_WS_WRITE_BUFFER_BYTES   bytes buffered before a write when a socket has a backlog [4096]
+  TASKHUB_WS_RECONNECT_AFTER_MS   retryAfterMs in the reconnect frame sent on shutdown [1000]
+  TASKHUB_SHUTDOWN_GRACE_MS       on SIGTERM/ctrl-c, how long sockets get to close [10000]
+  TASKHUB_BUS_RESYNC_MARGIN_MS    after a bus drop, refill events from this long before it [5000]
 ";
 
 #[cfg(test)]
