@@ -1,8 +1,10 @@
 //! The Redis bus of a multi-node deployment (PROTOCOL §5).
 //!
-//! Publishing: `PUBLISH taskhub:user:{userId} <envelope JSON>` on a self-reconnecting
-//! multiplexed connection, retried briefly (a commit is never undone by a bus failure; the
-//! subscribers' gap refill covers what stays lost).
+//! Publishing: `publish` queues `PUBLISH taskhub:user:{userId} <envelope JSON>` for one
+//! publisher task, which sends the queue in order (pipelined when it piles up) on a
+//! self-reconnecting connection and retries a failing batch for a few seconds, so a request
+//! never waits on Redis. A commit is never undone by a bus failure; the subscribers' gap
+//! refill covers what stays lost.
 //!
 //! Receiving: one pub/sub connection per node, owned by a supervisor task. The node is
 //! subscribed to a user's channel while it holds at least one socket of that user: the hub
@@ -34,6 +36,12 @@ const CHANNEL_PREFIX: &str = "taskhub:user:";
 /// without (the refill after the bus recovers covers the gap).
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Events queued for publishing before `publish` refuses more.
+const PUBLISH_QUEUE: usize = 65_536;
+/// Events sent in one pipelined round trip at most.
+const PUBLISH_BATCH: usize = 256;
+/// How long one batch is retried before it is dropped (and left to the subscribers' refill).
+const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(5);
 /// Subscription changes applied in one pipelined round trip at most.
 const CTL_BATCH: usize = 512;
 
@@ -58,6 +66,8 @@ struct Inner {
     ctl: mpsc::UnboundedSender<Ctl>,
     connected: AtomicBool,
     sink: OnceLock<Weak<dyn BusSink>>,
+    /// Events waiting to be published, in commit order (one publisher task keeps it).
+    outbox: mpsc::Sender<(String, String)>,
 }
 
 impl RedisBus {
@@ -78,7 +88,10 @@ impl RedisBus {
         .map_err(|_| anyhow!("timed out connecting to Redis"))?
         .context("connecting to Redis")?;
         let (ctl, rx) = mpsc::unbounded_channel();
+        let (outbox, out_rx) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publish_loop(publisher.clone(), out_rx));
         let inner = Arc::new(Inner {
+            outbox,
             publisher,
             refs: DashMap::new(),
             ctl,
@@ -92,23 +105,15 @@ impl RedisBus {
 
 #[async_trait]
 impl Bus for RedisBus {
+    /// Queues the event for the publisher task and returns: a request never waits on Redis.
+    /// Fails only when the queue is full (Redis down for a while); subscribers then refill
+    /// from the log once the bus is back.
     async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
-        let channel = user_channel(&event.user_id);
-        let payload = event.envelope().to_string();
-        let mut last = None;
-        for attempt in 0..3u64 {
-            let mut conn = self.inner.publisher.clone();
-            let cmd = redis::cmd("PUBLISH").arg(&channel).arg(&payload).to_owned();
-            match tokio::time::timeout(Duration::from_secs(2), cmd.query_async::<i64>(&mut conn))
-                .await
-            {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e)) => last = Some(anyhow::Error::new(e)),
-                Err(_) => last = Some(anyhow!("PUBLISH timed out")),
-            }
-            tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
-        }
-        Err(last.unwrap_or_else(|| anyhow!("PUBLISH failed")))
+        let item = (user_channel(&event.user_id), event.envelope().to_string());
+        self.inner
+            .outbox
+            .try_send(item)
+            .map_err(|_| anyhow!("the Redis publish queue is full (Redis down?)"))
     }
 
     async fn is_healthy(&self) -> bool {
@@ -199,6 +204,10 @@ async fn supervise(
         let wanted: Vec<String> = inner.refs.iter().map(|e| e.key().clone()).collect();
         if let Err(e) = resubscribe(&sink, &wanted).await {
             tracing::warn!(error = %e, "Redis resubscribe failed");
+            if !wait_draining(&mut rx, backoff, &shutdown).await {
+                return;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
             continue;
         }
         backoff = Duration::from_millis(100);
@@ -237,6 +246,41 @@ async fn supervise(
         if let Some(s) = inner.sink() {
             s.bus_lost();
         }
+    }
+}
+
+/// Publishes queued events in order, several per round trip when they pile up. Runs until
+/// the bus is dropped, so events committed during a graceful shutdown still go out.
+async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, String)>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+        }
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let mut c = conn.clone();
+            let sent =
+                tokio::time::timeout(Duration::from_secs(2), pipe.query_async::<()>(&mut c)).await;
+            match sent {
+                Ok(Ok(())) => break,
+                other => {
+                    if started.elapsed() >= PUBLISH_RETRY_FOR {
+                        let err = match other {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "timed out".into(),
+                        };
+                        tracing::warn!(error = %err, events = batch.len(), "dropping unpublished events; subscribers refill from the log");
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        batch.clear();
     }
 }
 

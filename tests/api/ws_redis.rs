@@ -141,6 +141,8 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     drive(&a.state, &id, progress(30)).await;
     drive(&a.state, &id, progress(50)).await;
     let id2 = task_id(&a, &tok, "born during the outage").await;
+    // B itself still takes requests while its Redis is away.
+    let id3 = task_id(&b, &tok, "created on B during the outage").await;
     proxy.restore();
     eventually("B reports the bus up", || async {
         b.json(Method::GET, "/ready", None, None).await.0 == 200
@@ -148,13 +150,14 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     .await;
     drive(&a.state, &id, completed()).await;
     drive(&a.state, &id2, completed()).await;
+    drive(&a.state, &id3, completed()).await;
     assert_eq!(
         seqs(&task_w.task_frames_until_terminal(&id).await),
         vec![2, 3, 4, 5]
     );
     // The user subscription got both tasks, the one created during the outage included.
     let mut frames = Vec::new();
-    let mut open = 2;
+    let mut open = 3;
     while open > 0 {
         let f = user_w.recv().await;
         if matches!(f["type"].as_str(), Some("taskCompleted")) {
@@ -172,6 +175,7 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     };
     assert_eq!(of(&id), vec![2, 3, 4, 5]);
     assert_eq!(of(&id2), vec![1, 2]);
+    assert_eq!(of(&id3), vec![1, 2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
