@@ -11,3 +11,4 @@ mod ws_abuse;
 mod ws_client;
 mod ws_delivery;
 mod ws_redis;
+mod ws_shutdown;
