@@ -177,6 +177,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let wall = t.elapsed().as_secs_f64();
     let cpu1 = (pid.and_then(cpu_ticks), cpu_ticks(me));
+    let rss2 = pid.and_then(rss_kib);
     stop.cancel();
     let worst_per_sec = reporter.await.unwrap_or_default();
 
@@ -194,6 +195,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "held": ready - stats.closed.load(Ordering::Relaxed),
         "users": users.len(), "mode": format!("{:?}", args.mode), "sources": args.sources,
         "serverRssKiB": rss1, "serverBytesPerSocket": per_socket.map(|b| b.round()),
+        "serverRssAfterEventsKiB": rss2,
         "publishedEvents": published, "expectedFrames": (published as f64 * fanout).round(),
         "deliveredFrames": delivered,
         "framesPerSec": (delivered as f64 / args.duration as f64).round(),
