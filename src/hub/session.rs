@@ -54,7 +54,7 @@ where
     if tokio::time::timeout(LINGER, &mut writer).await.is_err() {
         writer.abort();
     }
-    session.cleanup();
+    drop(session); // forgets the socket everywhere (see `Drop for Session`)
 }
 
 pub(super) struct Session {
@@ -303,8 +303,18 @@ impl Session {
     pub(super) fn authenticated(&mut self) {
         self.auth_deadline = None;
     }
+}
 
-    /// Forgets this socket everywhere (registry, bus subscription).
+/// Runs however the session ends, a panic included: the socket is forgotten everywhere
+/// (registry, per-user count, bus subscription) and its writer stops.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.conn.kill();
+        self.cleanup();
+    }
+}
+
+impl Session {
     fn cleanup(&mut self) {
         let Some(user) = self.user.take() else {
             return;
