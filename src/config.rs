@@ -248,7 +248,7 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_WS_MAX_FRAME_BYTES      largest inbound frame; bigger closes with 1009 [16384]
   TASKHUB_WS_MAX_SUBSCRIPTIONS    task subscriptions per socket [200]
   TASKHUB_WS_MAX_SOCKETS_PER_USER authenticated sockets per user per node [20]
-  TASKHUB_WS_MAX_FRAMES_PER_SEC   inbound frames per second per socket (burst 2x) [20]
+  TASKHUB_WS_MAX_FRAMES_PER_SEC   inbound frames per second per socket (bursts: 2x, or subscriptions+10) [20]
   TASKHUB_WS_OUTBOUND_QUEUE       frames queued per socket before it is closed with 4002 [512]
   TASKHUB_WS_COALESCE_PROGRESS    replace a queued progress frame by the task's newer one [true]
   TASKHUB_WS_WRITE_TIMEOUT_MS     a write that takes longer drops the socket [15000]

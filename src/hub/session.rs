@@ -85,7 +85,8 @@ impl Session {
             auth_deadline: Some(now + Duration::from_millis(s.ws_auth_timeout_ms)),
             next_ping: now + Duration::from_millis(phase),
             unanswered_pings: 0,
-            bucket: TokenBucket::new(s.ws_max_frames_per_sec),
+            // A reconnecting client resubscribes everything at once: let that burst through.
+            bucket: TokenBucket::new(s.ws_max_frames_per_sec, s.ws_max_subscriptions + 10),
             linger: None,
             close_sent: false,
             reading: true,
@@ -340,9 +341,10 @@ enum Admit {
     Flood,
 }
 
-/// `rate` frames per second, bursts of twice that.
+/// `rate` frames per second, bursts of `burst` (at least twice the rate).
 struct TokenBucket {
     rate: f64,
+    burst: f64,
     tokens: f64,
     last: Instant,
     window_start: Instant,
@@ -350,12 +352,14 @@ struct TokenBucket {
 }
 
 impl TokenBucket {
-    fn new(rate: u32) -> Self {
+    fn new(rate: u32, burst: usize) -> Self {
         let rate = f64::from(rate.max(1));
+        let burst = (burst as f64).max(rate * 2.0);
         let now = Instant::now();
         Self {
             rate,
-            tokens: rate * 2.0,
+            burst,
+            tokens: burst,
             last: now,
             window_start: now,
             denied_in_window: 0,
@@ -366,7 +370,7 @@ impl TokenBucket {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Admit::Yes;

@@ -16,8 +16,10 @@ pub struct HubSettings {
     pub ws_max_subscriptions: usize,
     /// Authenticated sockets one user may hold on one node.
     pub ws_max_sockets_per_user: usize,
-    /// Inbound frames per second per socket (burst: twice that). Excess frames get
-    /// `error rateLimited`; a socket that keeps flooding is closed with 1008.
+    /// Inbound frames per second per socket. Bursts may reach twice that, or
+    /// `ws_max_subscriptions + 10` if larger (a reconnecting client resubscribes everything at
+    /// once). Excess frames get `error rateLimited`; a socket that keeps flooding is closed
+    /// with 1008.
     pub ws_max_frames_per_sec: u32,
     /// Frames waiting to be written to one socket. Progress frames of one task coalesce;
     /// a socket whose queue still overflows is closed with 4002 (resubscribe with sinceSeq).

@@ -16,7 +16,8 @@ crate::backend_tests!(
     flood_is_rate_limited_then_closed_1008,
     subscription_and_socket_limits,
     dead_peer_is_dropped_after_missed_pings,
-    shutdown_sends_reconnect_and_1012
+    shutdown_sends_reconnect_and_1012,
+    random_frames_each_get_one_answer
 );
 
 async fn bad_frames_get_errors_and_spare_others(backend: Backend) {
@@ -100,7 +101,11 @@ async fn oversize_frame_closes_1009(backend: Backend) {
 }
 
 async fn flood_is_rate_limited_then_closed_1008(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.hub.ws_max_frames_per_sec = 5).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.hub.ws_max_frames_per_sec = 5;
+        s.hub.ws_max_subscriptions = 5; // the burst allowance is max(2 x rate, subscriptions + 10)
+    })
+    .await;
     let tok = app.token("ivy").await;
     let mut bystander = Ws::authed(&app, &tok).await;
     let mut ws = Ws::authed(&app, &tok).await;
@@ -210,4 +215,81 @@ async fn shutdown_sends_reconnect_and_1012(backend: Backend) {
     // New upgrades are refused (or the listener is gone).
     let refused = tokio_tungstenite::connect_async(ws_url(&app, "")).await;
     assert!(refused.is_err());
+}
+
+async fn random_frames_each_get_one_answer(backend: Backend) {
+    use rand::{Rng, SeedableRng};
+    let app = TestApp::spawn_with(backend, |s| s.hub.ws_max_frames_per_sec = 100_000).await;
+    let tok = app.token("fuzzy").await;
+    let id = app.create_task(&tok, "steady").await["videoId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bystander = Ws::authed(&app, &tok).await;
+    bystander.subscribe(&id, None).await;
+    let mut ws = Ws::authed(&app, &tok).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let types = [
+        json!("subscribe_task"),
+        json!("subscribeTask"),
+        json!("unsubscribe_task"),
+        json!("subscribe_user"),
+        json!("unsubscribeUser"),
+        json!("ping"),
+        json!("auth"),
+        json!("nope"),
+        json!(7),
+        json!(null),
+        json!(["ping"]),
+    ];
+    let n = 400;
+    for i in 0..n {
+        let frame = match rng.gen_range(0..6) {
+            // Garbage text.
+            0 => (0..rng.gen_range(0..60))
+                .map(|_| rng.gen_range(' '..='~'))
+                .collect::<String>(),
+            // Valid JSON that is not an envelope.
+            1 => json!([i, "x", {"type": "ping"}]).to_string(),
+            _ => {
+                let kind = types[rng.gen_range(0..types.len())].clone();
+                let video = match rng.gen_range(0..4) {
+                    0 => json!(format!("video_{}", uuid::Uuid::now_v7())),
+                    1 => json!("video_not-a-uuid"),
+                    2 => json!(rng.gen::<i64>()),
+                    _ => json!(null),
+                };
+                let since = match rng.gen_range(0..4) {
+                    0 => json!(rng.gen_range(-5..1_000_000_000_000i64)),
+                    1 => json!("5"),
+                    _ => json!(null),
+                };
+                // Re-auth only ever with the real token: a bad one would (rightly) close.
+                let payload = if kind == json!("auth") {
+                    json!({"token": tok})
+                } else {
+                    json!({"videoId": video, "sinceSeq": since, "token": 5})
+                };
+                json!({"type": kind, "payload": payload, "requestId": i}).to_string()
+            }
+        };
+        ws.send_raw(Message::text(frame)).await;
+    }
+    // Exactly one answer per frame, then the socket still works.
+    for _ in 0..n {
+        let f = ws.recv().await;
+        assert!(
+            matches!(
+                f["type"].as_str(),
+                Some("error" | "pong" | "subscribed" | "unsubscribed" | "authSuccess")
+            ),
+            "{f}"
+        );
+    }
+    assert_eq!(ws.request("ping", json!({})).await["type"], "pong");
+    drive(&app.state, &id, completed()).await;
+    assert_eq!(
+        seqs(&bystander.task_frames_until_terminal(&id).await),
+        vec![2]
+    );
 }
