@@ -104,6 +104,9 @@ pub struct Settings {
     /// Poller, providers, media and webhooks.
     #[serde(flatten)]
     pub poller: crate::tasks::settings::PollerSettings,
+    /// WebSocket hub, bus refill and shutdown settings.
+    #[serde(flatten)]
+    pub hub: crate::hub::HubSettings,
 }
 
 impl Default for Settings {
@@ -128,6 +131,7 @@ impl Default for Settings {
             provider: "simulator".into(),
             billing: Default::default(),
             poller: Default::default(),
+            hub: Default::default(),
         }
     }
 }
@@ -299,6 +303,21 @@ Billing:
   TASKHUB_STRIPE_WEBHOOK_TOLERANCE_SECS  accepted Stripe-Signature age [300]
   TASKHUB_API_KEYS                accept X-API-Key and offer /api/users/api-keys [true]
   TASKHUB_CREDIT_SWEEP_INTERVAL_SECS  how often expired credits are swept [60]
+WebSocket hub:
+  TASKHUB_WS_HEARTBEAT_INTERVAL_MS  WS ping interval; two missed pings drop the peer [25000]
+  TASKHUB_WS_AUTH_TIMEOUT_MS      time a socket may stay unauthenticated [10000]
+  TASKHUB_WS_MAX_FRAME_BYTES      largest inbound frame; bigger closes with 1009 [16384]
+  TASKHUB_WS_MAX_SUBSCRIPTIONS    task subscriptions per socket [200]
+  TASKHUB_WS_MAX_SOCKETS_PER_USER authenticated sockets per user per node [20]
+  TASKHUB_WS_MAX_FRAMES_PER_SEC   inbound frames per second per socket (bursts: 2x, or subscriptions+10) [20]
+  TASKHUB_WS_OUTBOUND_QUEUE       frames queued per socket before it is closed with 4002 [512]
+  TASKHUB_WS_COALESCE_PROGRESS    replace a queued progress frame by the task's newer one [true]
+  TASKHUB_WS_WRITE_TIMEOUT_MS     a write that takes longer drops the socket [15000]
+  TASKHUB_WS_READ_BUFFER_BYTES    per-socket read buffer [1024]
+  TASKHUB_WS_WRITE_BUFFER_BYTES   bytes buffered before a write when a socket has a backlog [4096]
+  TASKHUB_WS_RECONNECT_AFTER_MS   retryAfterMs in the reconnect frame sent on shutdown [1000]
+  TASKHUB_SHUTDOWN_GRACE_MS       on SIGTERM/ctrl-c, how long sockets get to close [10000]
+  TASKHUB_BUS_RESYNC_MARGIN_MS    after a bus drop, refill events from this long before it [5000]
 ";
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`routes`]: the HTTP surface, one module per resource.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
+//! - [`hub`]: the WebSocket hub: sockets, who watches what, fan-out of bus events.
 //! - [`billing`]: plans, prices, the credit ledger's rules, packages, Stripe.
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
@@ -25,6 +26,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hub;
 pub mod media;
 pub mod providers;
 pub mod routes;

@@ -3,15 +3,19 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::jwt::JwtKeys;
 use crate::bus::memory::MemoryBus;
+use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::Settings;
+use crate::hub::Hub;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -29,7 +33,19 @@ impl Application {
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
         store.migrate().await?;
-        let bus: Arc<dyn Bus> = Arc::new(MemoryBus::default());
+        let shutdown = CancellationToken::new();
+        let bus: Arc<dyn Bus> = match settings.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Arc::new(RedisBus::connect(url, shutdown.clone()).await?),
+            None => Arc::new(MemoryBus::default()),
+        };
+        let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs);
+        let hub = Hub::new(
+            settings.hub.clone(),
+            store.clone(),
+            bus.clone(),
+            jwt.clone(),
+            shutdown.clone(),
+        );
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
@@ -37,12 +53,13 @@ impl Application {
         let self_url = self_url(listener.local_addr()?);
         let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
         let state = AppState {
-            jwt: JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs),
+            jwt,
+            hub,
             settings: Arc::new(settings),
             store,
             bus,
             video: Arc::new(video),
-            shutdown: CancellationToken::new(),
+            shutdown,
         };
         Ok(Self {
             listener,
@@ -59,7 +76,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets requests finish.
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests finish, tells
+    /// every socket to reconnect elsewhere (`reconnect`, close 1012) and waits up to the
+    /// grace period for them to go.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -80,13 +99,28 @@ impl Application {
             .poller
             .enabled
             .then(|| tokio::spawn(crate::tasks::poller::Poller::new(state.clone()).run()));
-        axum::serve(self.listener, app)
+        // Frames are batched by the hub itself; Nagle would only add latency.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(token.clone().cancelled_owned())
             .await
             .context("serving HTTP")?;
-        if let Some(poller) = poller {
-            // It stops on the same token and releases its leases before the pool closes.
-            let _ = poller.await;
+        // Sockets are told to reconnect elsewhere while the poller (stopping on the same
+        // token) finishes its in-flight steps and releases its leases; both before the pool closes.
+        let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
+        let poller_done = async {
+            if let Some(poller) = poller {
+                let _ = poller.await;
+            }
+        };
+        let (drained, ()) = tokio::join!(state.hub.drain(grace), poller_done);
+        if !drained {
+            tracing::warn!(
+                open = state.hub.live_sockets(),
+                "sockets still open after the shutdown grace period"
+            );
         }
         state.store.close().await;
         Ok(())

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::jwt::JwtKeys;
 use crate::bus::Bus;
 use crate::config::Settings;
+use crate::hub::Hub;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Providers, media storage and webhooks (driving tasks).
     pub video: Arc<crate::tasks::services::VideoServices>,
+    /// This node's WebSocket hub.
+    pub hub: Hub,
     /// Cancelled once on shutdown; every long-running task watches it.
     pub shutdown: CancellationToken,
 }

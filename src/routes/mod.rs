@@ -10,6 +10,7 @@ mod refunds;
 pub mod task_input;
 pub mod tasks;
 pub mod users;
+pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(payments::router())
         .merge(media::router())
+        .merge(ws::router())
         .merge(crate::providers::simulator::router(
             crate::providers::simulator::MOUNT_V1,
             crate::providers::simulator::Simulator::new(settings.poller.simulator_seconds),

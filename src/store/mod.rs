@@ -13,6 +13,7 @@
 
 mod api_keys;
 mod billing;
+mod hub;
 mod ledger;
 mod payments;
 mod poller;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The hub benchmark: starts a release server (SQLite store, Redis bus) on a free port,
+# runs the load generator against it with the arguments given, then stops the server.
+#
+#   scripts/bench-hub.sh --sockets 19800 --users 990 --rate 2000 --duration 60
+#
+# Needs Redis at $REDIS_URL (default redis://127.0.0.1:6379). Users persist in
+# $BENCH_DATA_DIR (default target/bench-data), so later runs skip creating them.
+# Server settings can be overridden through the environment (TASKHUB_*).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --bins --quiet
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export TASKHUB_DATA_DIR="${BENCH_DATA_DIR:-target/bench-data}"
+export TASKHUB_ADDR=127.0.0.1:0
+export TASKHUB_ENV=development
+export TASKHUB_WS_MAX_SOCKETS_PER_USER="${TASKHUB_WS_MAX_SOCKETS_PER_USER:-1000}"
+# Keep the loadgen's tasks open: the simulator (if any) should not finish them mid-run.
+export TASKHUB_SIMULATOR_SECONDS="${TASKHUB_SIMULATOR_SECONDS:-100000}"
+export RUST_LOG="${RUST_LOG:-warn}"
+
+log="$(mktemp /tmp/taskhub-bench-server.XXXXXX)"
+target/release/taskhub serve >"$log" 2>&1 &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
+
+url=""
+for _ in $(seq 1 100); do
+  url="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
+  [ -n "$url" ] && break
+  kill -0 "$server" 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "server did not start"; cat "$log"; exit 1; }
+echo "server $server on $url (log: $log)"
+echo "versions: $(target/release/taskhub --version), $(redis-server --version | cut -d' ' -f3), $(rustc --version)"
+target/release/loadgen --url "$url" --server-pid "$server" "$@"

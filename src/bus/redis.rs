@@ -1,0 +1,367 @@
+//! The Redis bus of a multi-node deployment (PROTOCOL §5).
+//!
+//! Publishing: `publish` queues `PUBLISH taskhub:user:{userId} <envelope JSON>` for one
+//! publisher task, which sends the queue in order (pipelined when it piles up) on a
+//! self-reconnecting connection and retries a failing batch for a few seconds, so a request
+//! never waits on Redis. A commit is never undone by a bus failure; the subscribers' gap
+//! refill covers what stays lost.
+//!
+//! Receiving: one pub/sub connection per node, owned by a supervisor task. The node is
+//! subscribed to a user's channel while it holds at least one socket of that user: the hub
+//! calls [`Bus::subscribe_user`] / [`Bus::unsubscribe_user`] per socket, a per-user count
+//! decides when the channel changes, and the command goes into one ordered queue while the
+//! count's map entry is still locked, so the last queued command for a user always matches
+//! the count. When the connection drops (Redis restarted, or it cut a slow subscriber at its
+//! output-buffer limit), the supervisor tells the sink, reconnects with backoff, subscribes
+//! every wanted channel again, and then tells the sink from when events may be missing so it
+//! refills them from the event log.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use async_trait::async_trait;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{user_channel, Bus, BusEvent, BusSink};
+use crate::store::{now_ms, TaskEvent};
+
+const CHANNEL_PREFIX: &str = "taskhub:user:";
+/// How long a socket waits for its user's channel to be confirmed before it goes on
+/// without (the refill after the bus recovers covers the gap).
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Events queued for publishing before `publish` refuses more.
+const PUBLISH_QUEUE: usize = 65_536;
+/// Events sent in one pipelined round trip at most.
+const PUBLISH_BATCH: usize = 256;
+/// How long one batch is retried before it is dropped (and left to the subscribers' refill).
+const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(5);
+/// Subscription changes applied in one pipelined round trip at most.
+const CTL_BATCH: usize = 512;
+
+enum Ctl {
+    Sub(String, oneshot::Sender<()>),
+    Unsub(String),
+    /// Answered once every command queued before it has been applied.
+    Barrier(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct RedisBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    publisher: ConnectionManager,
+    /// Sockets on this node per user id; a user is subscribed while its count is > 0.
+    refs: DashMap<String, usize>,
+    /// Unbounded, yet bounded in practice: each socket queues at most one command when it
+    /// authenticates and one when it goes, and the queue is drained even while disconnected.
+    ctl: mpsc::UnboundedSender<Ctl>,
+    connected: AtomicBool,
+    sink: OnceLock<Weak<dyn BusSink>>,
+    /// Events waiting to be published, in commit order (one publisher task keeps it).
+    outbox: mpsc::Sender<(String, String)>,
+}
+
+impl RedisBus {
+    /// Connects the publisher (failing if Redis does not answer) and starts the subscriber
+    /// supervisor, which runs until `shutdown`.
+    pub async fn connect(url: &str, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("invalid REDIS_URL")?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(2)
+            .set_max_delay(1000);
+        let publisher = tokio::time::timeout(
+            CONNECT_TIMEOUT * 2,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| anyhow!("timed out connecting to Redis"))?
+        .context("connecting to Redis")?;
+        let (ctl, rx) = mpsc::unbounded_channel();
+        let (outbox, out_rx) = mpsc::channel(PUBLISH_QUEUE);
+        tokio::spawn(publish_loop(publisher.clone(), out_rx));
+        let inner = Arc::new(Inner {
+            outbox,
+            publisher,
+            refs: DashMap::new(),
+            ctl,
+            connected: AtomicBool::new(false),
+            sink: OnceLock::new(),
+        });
+        tokio::spawn(supervise(inner.clone(), client, rx, shutdown));
+        Ok(Self { inner })
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    /// Queues the event for the publisher task and returns: a request never waits on Redis.
+    /// Fails only when the queue is full (Redis down for a while); subscribers then refill
+    /// from the log once the bus is back.
+    async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
+        let item = (user_channel(&event.user_id), event.envelope().to_string());
+        self.inner
+            .outbox
+            .try_send(item)
+            .map_err(|_| anyhow!("the Redis publish queue is full (Redis down?)"))
+    }
+
+    async fn is_healthy(&self) -> bool {
+        if !self.inner.connected.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut conn = self.inner.publisher.clone();
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), ping).await,
+            Ok(Ok(_))
+        )
+    }
+
+    async fn subscribe_user(&self, user_id: &str) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut count = self.inner.refs.entry(user_id.to_string()).or_insert(0);
+            *count += 1;
+            let cmd = if *count == 1 {
+                Ctl::Sub(user_id.to_string(), tx)
+            } else {
+                Ctl::Barrier(tx)
+            };
+            let _ = self.inner.ctl.send(cmd);
+        }
+        match tokio::time::timeout(SUBSCRIBE_WAIT, rx).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(anyhow!(
+                "the Redis subscription is not confirmed (bus down?)"
+            )),
+        }
+    }
+
+    fn unsubscribe_user(&self, user_id: &str) {
+        if let dashmap::Entry::Occupied(mut count) = self.inner.refs.entry(user_id.to_string()) {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+                let _ = self.inner.ctl.send(Ctl::Unsub(user_id.to_string()));
+            }
+        }
+    }
+
+    fn attach(&self, sink: Weak<dyn BusSink>) {
+        let _ = self.inner.sink.set(sink);
+    }
+}
+
+impl Inner {
+    fn sink(&self) -> Option<Arc<dyn BusSink>> {
+        self.sink.get().and_then(Weak::upgrade)
+    }
+}
+
+/// Owns the pub/sub connection: connect, subscribe what is wanted, pump messages into the
+/// sink and apply subscription changes, until the connection drops; then again.
+async fn supervise(
+    inner: Arc<Inner>,
+    client: redis::Client,
+    mut rx: mpsc::UnboundedReceiver<Ctl>,
+    shutdown: CancellationToken,
+) {
+    let mut lost_at = now_ms();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connect = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub());
+        let pubsub = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = connect => r,
+        };
+        let (sink, mut stream) = match pubsub {
+            Ok(Ok(p)) => p.split(),
+            other => {
+                let err = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".into(),
+                };
+                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "Redis pub/sub connect failed");
+                if !wait_draining(&mut rx, backoff, &shutdown).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let wanted: Vec<String> = inner.refs.iter().map(|e| e.key().clone()).collect();
+        if let Err(e) = resubscribe(&sink, &wanted).await {
+            tracing::warn!(error = %e, "Redis resubscribe failed");
+            if !wait_draining(&mut rx, backoff, &shutdown).await {
+                return;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        inner.connected.store(true, Ordering::Release);
+        tracing::info!("Redis pub/sub connected");
+        if let Some(s) = inner.sink() {
+            s.bus_restored(lost_at);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    let mut batch = vec![cmd];
+                    while batch.len() < CTL_BATCH {
+                        match rx.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = apply(&sink, batch).await {
+                        tracing::warn!(error = %e, "Redis subscription change failed");
+                        break;
+                    }
+                }
+                msg = stream.next() => match msg {
+                    Some(msg) => deliver(&inner, msg),
+                    None => break,
+                },
+            }
+        }
+        inner.connected.store(false, Ordering::Release);
+        lost_at = now_ms();
+        tracing::warn!("Redis pub/sub connection lost; reconnecting");
+        if let Some(s) = inner.sink() {
+            s.bus_lost();
+        }
+    }
+}
+
+/// Publishes queued events in order, several per round trip when they pile up. Runs until
+/// the bus is dropped, so events committed during a graceful shutdown still go out.
+async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, String)>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+        }
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let mut c = conn.clone();
+            let sent =
+                tokio::time::timeout(Duration::from_secs(2), pipe.query_async::<()>(&mut c)).await;
+            match sent {
+                Ok(Ok(())) => break,
+                other => {
+                    if started.elapsed() >= PUBLISH_RETRY_FOR {
+                        let err = match other {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "timed out".into(),
+                        };
+                        tracing::warn!(error = %err, events = batch.len(), "dropping unpublished events; subscribers refill from the log");
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+fn deliver(inner: &Inner, msg: redis::Msg) {
+    let Some(user_id) = msg.get_channel_name().strip_prefix(CHANNEL_PREFIX) else {
+        return;
+    };
+    let parsed = msg
+        .get_payload::<String>()
+        .map_err(anyhow::Error::new)
+        .and_then(|text| BusEvent::parse(user_id, text));
+    match parsed {
+        Ok(event) => {
+            if let Some(sink) = inner.sink() {
+                sink.deliver(Arc::new(event));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, channel = msg.get_channel_name(), "ignoring a malformed bus message")
+        }
+    }
+}
+
+/// Subscribes the channels of `users` (pipelined).
+async fn resubscribe(sink: &PubSubSink, users: &[String]) -> anyhow::Result<()> {
+    for chunk in users.chunks(CTL_BATCH) {
+        let futs = chunk.iter().map(|user| {
+            let mut s = sink.clone();
+            let channel = user_channel(user);
+            async move { s.subscribe(channel).await }
+        });
+        for r in futures_util::future::join_all(futs).await {
+            r?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies queued subscription changes in order (one pipelined round trip), then answers
+/// their waiters. On error the waiters are dropped, so they see the bus as down.
+async fn apply(sink: &PubSubSink, batch: Vec<Ctl>) -> anyhow::Result<()> {
+    let futs = batch.iter().map(|c| {
+        let mut s = sink.clone();
+        let op = match c {
+            Ctl::Sub(user, _) => Some((true, user_channel(user))),
+            Ctl::Unsub(user) => Some((false, user_channel(user))),
+            Ctl::Barrier(_) => None,
+        };
+        async move {
+            match op {
+                Some((true, ch)) => s.subscribe(ch).await,
+                Some((false, ch)) => s.unsubscribe(ch).await,
+                None => Ok(()),
+            }
+        }
+    });
+    for r in futures_util::future::join_all(futs).await {
+        r?;
+    }
+    for c in batch {
+        if let Ctl::Sub(_, tx) | Ctl::Barrier(tx) = c {
+            let _ = tx.send(());
+        }
+    }
+    Ok(())
+}
+
+/// Sleeps `delay` while answering queued commands with "down" (their waiters see an error;
+/// the counts stay, and the next connection subscribes from them). False on shutdown.
+async fn wait_draining(
+    rx: &mut mpsc::UnboundedReceiver<Ctl>,
+    delay: Duration,
+    shutdown: &CancellationToken,
+) -> bool {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = &mut sleep => return true,
+            cmd = rx.recv() => if cmd.is_none() { return false },
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! What a socket may ask (PROTOCOL §3 "Client -> server"): `auth`, `subscribe_task`,
+//! `unsubscribe_task`, `subscribe_user`, `unsubscribe_user`, `ping`.
+//!
+//! `subscribe_task` registers the socket's interest before it reads the snapshot, holds the
+//! task's live frames meanwhile, and then queues `subscribed`, the replayed events after
+//! `sinceSeq`, and the held frames the snapshot does not cover, so nothing is missed or
+//! repeated between the snapshot and the live stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::protocol::{self, valid_video_id, ClientFrame, ClientKind, WsError};
+use super::session::Session;
+use crate::bus::BusEvent;
+use crate::store::{now_ms, rfc3339, StoreError, Task};
+
+/// Replayed events read from the log per query.
+const REPLAY_PAGE: i64 = 500;
+
+/// The signed-in user of a socket.
+pub(super) struct Authed {
+    pub id: String,
+    pub name: String,
+    pub session_id: String,
+    pub expires_at: Instant,
+}
+
+impl Session {
+    pub(super) async fn handle(&mut self, frame: ClientFrame) {
+        let rid = frame.request_id.clone();
+        let result = match frame.kind {
+            ClientKind::Auth => match frame.str_field("token") {
+                Ok(token) => {
+                    let token = token.to_string();
+                    self.on_auth(&token, rid.as_ref()).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            ClientKind::Ping => {
+                let pong = protocol::frame("pong", json!({ "serverTime": now_ms() }), rid.as_ref());
+                self.conn.push_text(pong);
+                Ok(())
+            }
+            _ if self.user.is_none() => {
+                Err(WsError::new("unauthorized", "send auth {token} first"))
+            }
+            ClientKind::SubscribeTask => self.subscribe_task(&frame, rid.as_ref()).await,
+            ClientKind::UnsubscribeTask => self.unsubscribe_task(&frame, rid.as_ref()),
+            ClientKind::SubscribeUser => self.subscribe_user(rid.as_ref()),
+            ClientKind::UnsubscribeUser => self.unsubscribe_user(rid.as_ref()),
+        };
+        if let Err(e) = result {
+            self.conn.push_text(protocol::error_frame(&e, rid.as_ref()));
+        }
+    }
+
+    /// First `auth` signs the socket in (and subscribes the node to the user's events);
+    /// a later one with a fresh token of the same user extends the session.
+    pub(super) async fn on_auth(&mut self, token: &str, rid: Option<&Value>) {
+        let inner = self.hub.inner.clone();
+        let Ok(claims) = inner.jwt.verify(token) else {
+            self.auth_error("unauthorized", "invalid or expired token", rid);
+            return;
+        };
+        let left_ms = (claims.exp * 1000 - now_ms()).max(0) as u64;
+        let expires_at = Instant::now() + Duration::from_millis(left_ms);
+        if let Some(user) = self.user.as_mut() {
+            if user.id != claims.sub {
+                self.auth_error("forbidden", "the token belongs to another user", rid);
+                return;
+            }
+            user.expires_at = expires_at;
+        } else {
+            let max = inner.settings.ws_max_sockets_per_user;
+            if !inner.registry.add_socket(&claims.sub, max) {
+                let e = WsError::new("limitExceeded", format!("at most {max} sockets per user"));
+                self.conn.push_text(protocol::error_frame(&e, rid));
+                self.conn.close(1008, "too many sockets for this user");
+                return;
+            }
+            self.user = Some(Authed {
+                id: claims.sub.clone(),
+                name: claims.name.clone(),
+                session_id: uuid::Uuid::new_v4().to_string(),
+                expires_at,
+            });
+            self.authenticated();
+            // Confirmed before authSuccess: a subscription made after it cannot miss an
+            // event published by another node.
+            if let Err(e) = inner.bus.subscribe_user(&claims.sub).await {
+                tracing::warn!(error = %e, "bus subscription not confirmed; the refill after recovery covers it");
+            }
+        }
+        let Some(user) = self.user.as_ref() else {
+            return;
+        };
+        let payload = json!({
+            "userId": user.id,
+            "username": user.name,
+            "sessionId": user.session_id,
+            "expiresAt": rfc3339(claims.exp * 1000),
+        });
+        self.conn
+            .push_text(protocol::frame("authSuccess", payload, rid));
+    }
+
+    async fn subscribe_task(
+        &mut self,
+        f: &ClientFrame,
+        rid: Option<&Value>,
+    ) -> Result<(), WsError> {
+        let video_id = f.str_field("videoId")?;
+        if !valid_video_id(video_id) {
+            return Err(WsError::validation(
+                "payload.videoId must be a video id (video_<uuid>)",
+            ));
+        }
+        let since = f.opt_seq("sinceSeq")?;
+        let user_id = self.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+        let inner = self.hub.inner.clone();
+        let key: Arc<str> = Arc::from(video_id);
+        // Interest first, then the snapshot: whatever commits after the read reaches us live.
+        self.conn
+            .begin_subscribe(&key, inner.settings.ws_max_subscriptions)?;
+        inner.registry.watch_task(key.clone(), &self.conn);
+        let loaded = match inner.store.get_user_task(&user_id, &key).await {
+            Ok(task) => match since {
+                Some(s) if s < task.seq => self.load_replay(&task, s).await.map(|r| (task, r)),
+                _ => Ok((task, Vec::new())),
+            },
+            Err(e) => Err(e),
+        };
+        let (task, replay) = match loaded {
+            Ok(ok) => ok,
+            Err(e) => {
+                inner.registry.unwatch_task(&key, self.conn.id);
+                self.conn.abort_subscribe(&key);
+                return Err(match e {
+                    StoreError::NotFound => WsError::new("notFound", "task not found"),
+                    other => {
+                        tracing::error!(error = %other, "reading a task for a subscription");
+                        WsError::new("internal", "could not read the task; try again")
+                    }
+                });
+            }
+        };
+        let payload =
+            json!({ "videoId": task.id, "task": task.to_json(), "replayed": replay.len() });
+        let subscribed = protocol::frame("subscribed", payload, rid);
+        let terminal = task.status().is_terminal();
+        if self
+            .conn
+            .finish_subscribe(&key, subscribed, replay, task.seq, terminal)
+        {
+            inner.registry.unwatch_task(&key, self.conn.id);
+        }
+        Ok(())
+    }
+
+    /// The task's events in `(since, task.seq]`, oldest first. A replay longer than the
+    /// socket's queue keeps only the latest progress frame of each run (latest wins).
+    async fn load_replay(&self, task: &Task, since: i64) -> Result<Vec<Arc<BusEvent>>, StoreError> {
+        let store = &self.hub.inner.store;
+        let mut out: Vec<Arc<BusEvent>> = Vec::new();
+        let mut from = since;
+        while from < task.seq {
+            let page = store.events_since(&task.id, from, REPLAY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            from = last.seq;
+            out.extend(
+                page.iter()
+                    .filter(|e| e.seq <= task.seq)
+                    .map(|e| Arc::new(BusEvent::from_task_event(e))),
+            );
+        }
+        let room = self.hub.inner.settings.ws_outbound_queue / 2;
+        if out.len() > room {
+            let kinds: Vec<_> = out.iter().map(|e| e.kind).collect();
+            let mut i = 0;
+            out.retain(|e| {
+                let next_is_progress = kinds.get(i + 1) == Some(&e.kind);
+                i += 1;
+                !(e.kind == crate::tasks::lifecycle::EventType::TaskProgress && next_is_progress)
+            });
+        }
+        Ok(out)
+    }
+
+    fn unsubscribe_task(&mut self, f: &ClientFrame, rid: Option<&Value>) -> Result<(), WsError> {
+        let video_id = f.str_field("videoId")?;
+        self.hub.inner.registry.unwatch_task(video_id, self.conn.id);
+        self.conn.unsubscribe(video_id);
+        let payload = json!({ "videoId": video_id });
+        self.conn
+            .push_text(protocol::frame("unsubscribed", payload, rid));
+        Ok(())
+    }
+
+    fn subscribe_user(&mut self, rid: Option<&Value>) -> Result<(), WsError> {
+        let Some(user) = self.user.as_ref() else {
+            return Ok(());
+        };
+        self.conn.set_user_scope(now_ms());
+        self.hub.inner.registry.watch_user(&user.id, &self.conn);
+        self.user_scope = true;
+        let payload = json!({ "scope": "user", "userId": user.id });
+        self.conn
+            .push_text(protocol::frame("subscribed", payload, rid));
+        Ok(())
+    }
+
+    fn unsubscribe_user(&mut self, rid: Option<&Value>) -> Result<(), WsError> {
+        let Some(user) = self.user.as_ref() else {
+            return Ok(());
+        };
+        self.hub.inner.registry.unwatch_user(&user.id, self.conn.id);
+        self.conn.clear_user_scope();
+        self.user_scope = false;
+        let payload = json!({ "scope": "user" });
+        self.conn
+            .push_text(protocol::frame("unsubscribed", payload, rid));
+        Ok(())
+    }
+}

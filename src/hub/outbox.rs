@@ -1,0 +1,428 @@
+//! One socket's outbound side: a bounded queue of frames, the per-task delivery cursors
+//! that keep each task's frames in `seq` order without duplicates, and the writer loop.
+//!
+//! The fan-out (any thread) pushes into the queue under the socket's own short lock and
+//! wakes the writer only when the queue was empty; the writer takes everything queued, feeds
+//! it to the WebSocket and flushes once, so a socket with a backlog gets several frames per
+//! write system call while an idle one is written at once (the writer is [`super::writer`]). Queued `taskProgress` frames of a
+//! task are replaced by newer ones (latest wins); other frames are never dropped: a queue
+//! that still overflows closes the socket with 4002 so the client resubscribes with
+//! `sinceSeq` and reads the rest from the event log.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::Notify;
+
+use super::protocol::WsError;
+use crate::bus::BusEvent;
+use crate::tasks::lifecycle::EventType;
+
+/// Close code telling the client it was too slow: reconnect and resubscribe with sinceSeq.
+pub const CLOSE_TOO_SLOW: u16 = 4002;
+/// Frames held for one task while its subscription snapshot is being read.
+const HELD_CAP: usize = 256;
+/// Delivery cursors kept per socket before finished tasks' cursors are forgotten.
+const CURSOR_CAP: usize = 4096;
+
+/// Which subscription an event reaches a socket through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Task,
+    User,
+    /// A user-scope event read back from the log after a bus outage: only for tasks the
+    /// socket already follows, or events newer than its user subscription.
+    UserRefill,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    Open,
+    /// Write what is queued, then close with this code.
+    Closing(u16, &'static str),
+    /// Our close frame is out; waiting for the peer's.
+    CloseSent,
+    /// Gone: stop reading and writing.
+    Dead,
+}
+
+pub enum Out {
+    Event(Arc<BusEvent>),
+    Text(Utf8Bytes),
+    Ping,
+}
+
+#[derive(Default)]
+struct Cursor {
+    /// Highest seq queued (or covered by a snapshot) for this socket.
+    delivered: i64,
+    /// A `subscribe_task` for this task is active.
+    task_scope: bool,
+    terminal: bool,
+    /// While the subscription snapshot is read: live frames wait here.
+    held: Option<Vec<Arc<BusEvent>>>,
+    /// Absolute queue position of this task's queued, not yet written progress frame.
+    queued_progress: Option<u64>,
+}
+
+pub struct Outbox {
+    frames: VecDeque<Out>,
+    /// Frames handed to the writer so far (positions below this are no longer queued).
+    taken: u64,
+    pushed: u64,
+    cap: usize,
+    coalesce: bool,
+    state: State,
+    cursors: HashMap<Arc<str>, Cursor, super::fxhash::FxBuild>,
+    task_subs: usize,
+    /// Set while a user subscription is on: when it started (Unix ms).
+    user_since: Option<i64>,
+}
+
+/// One socket's shared state: what the fan-out and the session touch.
+pub struct Conn {
+    pub id: u64,
+    out: Mutex<Outbox>,
+    pub(super) wake_writer: Notify,
+    wake_reader: Notify,
+}
+
+impl Conn {
+    pub fn new(id: u64, cap: usize, coalesce: bool) -> Self {
+        Self {
+            id,
+            out: Mutex::new(Outbox {
+                frames: VecDeque::new(),
+                taken: 0,
+                pushed: 0,
+                cap: cap.max(4),
+                coalesce,
+                state: State::Open,
+                cursors: HashMap::default(),
+                task_subs: 0,
+                user_since: None,
+            }),
+            wake_writer: Notify::new(),
+            wake_reader: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Outbox> {
+        // A panic while holding this lock cannot leave the queue half-updated in a way that
+        // matters more than losing the socket; keep serving.
+        self.out.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self) -> State {
+        self.lock().state.clone()
+    }
+
+    /// Queues an event frame if this socket should get it. Returns false if the socket's
+    /// queue overflowed (it is being closed with 4002).
+    pub fn push_event(&self, ev: &Arc<BusEvent>, scope: Scope) -> bool {
+        let mut o = self.lock();
+        let was_empty = o.frames.is_empty();
+        let ok = o.push_event(ev, scope);
+        drop(o);
+        self.after_push(was_empty, ok)
+    }
+
+    /// Queues a control/reply frame.
+    pub fn push_text(&self, text: Utf8Bytes) -> bool {
+        self.push_out(Out::Text(text))
+    }
+
+    pub fn push_ping(&self) -> bool {
+        self.push_out(Out::Ping)
+    }
+
+    fn push_out(&self, out: Out) -> bool {
+        let mut o = self.lock();
+        let was_empty = o.frames.is_empty();
+        let ok = o.state != State::Open || o.enqueue(out);
+        drop(o);
+        self.after_push(was_empty, ok)
+    }
+
+    fn after_push(&self, was_empty: bool, ok: bool) -> bool {
+        if !ok {
+            metrics::counter!("taskhub_ws_slow_closed_total").increment(1);
+            self.wake_writer.notify_one();
+            self.wake_reader.notify_one();
+        } else if was_empty {
+            self.wake_writer.notify_one();
+        }
+        ok
+    }
+
+    /// Writes what is queued, then closes with `code` (first close decision wins).
+    pub fn close(&self, code: u16, reason: &'static str) {
+        let mut o = self.lock();
+        if o.state == State::Open {
+            o.state = State::Closing(code, reason);
+        }
+        drop(o);
+        self.wake_writer.notify_one();
+    }
+
+    /// Stops everything now (peer gone, write failed).
+    pub fn kill(&self) {
+        self.lock().state = State::Dead;
+        self.wake_writer.notify_one();
+        self.wake_reader.notify_one();
+    }
+
+    pub(super) fn set_close_sent(&self) {
+        let mut o = self.lock();
+        if o.state != State::Dead {
+            o.state = State::CloseSent;
+        }
+        drop(o);
+        self.wake_reader.notify_one();
+    }
+
+    pub async fn reader_woken(&self) {
+        self.wake_reader.notified().await
+    }
+
+    /// Starts a task subscription: from now on this task's live frames are held until
+    /// [`Conn::finish_subscribe`]. Refused past `max` subscriptions.
+    pub fn begin_subscribe(&self, video_id: &Arc<str>, max: usize) -> Result<(), WsError> {
+        let mut o = self.lock();
+        let already = o.cursors.get(video_id).is_some_and(|c| c.task_scope);
+        if !already && o.task_subs >= max {
+            return Err(WsError::new(
+                "limitExceeded",
+                format!("at most {max} task subscriptions per socket"),
+            ));
+        }
+        if !already {
+            o.task_subs += 1;
+        }
+        let c = o.cursors.entry(video_id.clone()).or_default();
+        c.task_scope = true;
+        c.held.get_or_insert_with(Vec::new);
+        Ok(())
+    }
+
+    /// Queues `subscribed`, the replayed events, then the frames held meanwhile that the
+    /// snapshot does not cover. Returns true when the task is finished, so the subscription
+    /// has ended by itself (the caller drops it from the registry).
+    pub fn finish_subscribe(
+        &self,
+        video_id: &str,
+        subscribed: Utf8Bytes,
+        replay: Vec<Arc<BusEvent>>,
+        snapshot_seq: i64,
+        snapshot_terminal: bool,
+    ) -> bool {
+        let mut o = self.lock();
+        if o.state != State::Open {
+            return false;
+        }
+        let was_empty = o.frames.is_empty();
+        let held = match o.cursors.get_mut(video_id) {
+            Some(c) => c.held.take().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut ok = o.enqueue(Out::Text(subscribed));
+        for ev in replay {
+            ok &= o.push_ordered(&ev, false);
+        }
+        if let Some(c) = o.cursors.get_mut(video_id) {
+            c.delivered = c.delivered.max(snapshot_seq);
+            c.terminal |= snapshot_terminal;
+        }
+        for ev in held {
+            ok &= o.push_ordered(&ev, true);
+        }
+        let ended = o.cursors.get(video_id).is_some_and(|c| c.terminal);
+        if ended {
+            o.end_task_scope(video_id);
+        }
+        drop(o);
+        self.after_push(was_empty, ok);
+        ended
+    }
+
+    /// Drops a subscription that failed (no such task): releases what was held to a user
+    /// subscription, if any.
+    pub fn abort_subscribe(&self, video_id: &str) {
+        let mut o = self.lock();
+        let was_empty = o.frames.is_empty();
+        let held = o
+            .cursors
+            .get_mut(video_id)
+            .and_then(|c| c.held.take())
+            .unwrap_or_default();
+        o.end_task_scope(video_id);
+        let mut ok = true;
+        for ev in held {
+            ok &= o.push_event(&ev, Scope::User);
+        }
+        drop(o);
+        self.after_push(was_empty, ok);
+    }
+
+    /// Ends a task subscription; false if there was none.
+    pub fn unsubscribe(&self, video_id: &str) -> bool {
+        self.lock().end_task_scope(video_id)
+    }
+
+    pub fn set_user_scope(&self, since_ms: i64) {
+        let mut o = self.lock();
+        o.user_since.get_or_insert(since_ms);
+    }
+
+    pub fn clear_user_scope(&self) -> bool {
+        let mut o = self.lock();
+        let had = o.user_since.take().is_some();
+        o.cursors.retain(|_, c| c.task_scope);
+        had
+    }
+
+    /// Task subscriptions held now (for cleanup).
+    pub fn task_subscriptions(&self) -> Vec<Arc<str>> {
+        let o = self.lock();
+        o.cursors
+            .iter()
+            .filter(|(_, c)| c.task_scope)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Open tasks this socket follows and the seq it has up to (for the log refill).
+    pub fn open_cursors(&self) -> Vec<(Arc<str>, i64)> {
+        let o = self.lock();
+        o.cursors
+            .iter()
+            .filter(|(_, c)| !c.terminal)
+            .map(|(k, c)| (k.clone(), c.delivered))
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub(super) fn take_for_test(&self) -> (VecDeque<Out>, State) {
+        self.take()
+    }
+
+    /// Everything queued, for the writer, and the state to act on once it is written.
+    pub(super) fn take(&self) -> (VecDeque<Out>, State) {
+        let mut o = self.lock();
+        let frames = std::mem::take(&mut o.frames);
+        o.taken += frames.len() as u64;
+        (frames, o.state.clone())
+    }
+}
+
+impl Outbox {
+    fn push_event(&mut self, ev: &Arc<BusEvent>, scope: Scope) -> bool {
+        if self.state != State::Open {
+            return true;
+        }
+        let key: &str = &ev.video_id;
+        match scope {
+            Scope::Task => {
+                if !self.cursors.get(key).is_some_and(|c| c.task_scope) {
+                    return true;
+                }
+            }
+            Scope::User | Scope::UserRefill => {
+                let Some(since) = self.user_since else {
+                    return true;
+                };
+                if !self.cursors.contains_key(key) {
+                    if scope == Scope::UserRefill && ev.created_at < since {
+                        return true;
+                    }
+                    self.forget_finished();
+                    self.cursors.insert(ev.video_id.clone(), Cursor::default());
+                }
+            }
+        }
+        let Some(c) = self.cursors.get_mut(key) else {
+            return true;
+        };
+        if let Some(held) = c.held.as_mut() {
+            return hold(held, ev);
+        }
+        self.push_ordered(ev, true)
+    }
+
+    /// Queues `ev` if it is newer than what this socket has of the task.
+    fn push_ordered(&mut self, ev: &Arc<BusEvent>, coalesce: bool) -> bool {
+        let (taken, pushed) = (self.taken, self.pushed);
+        let Some(c) = self.cursors.get_mut(&*ev.video_id) else {
+            return true;
+        };
+        if ev.seq <= c.delivered {
+            return true;
+        }
+        c.delivered = ev.seq;
+        let progress = ev.kind == EventType::TaskProgress;
+        if progress && coalesce && self.coalesce {
+            if let Some(pos) = c.queued_progress.filter(|p| *p >= taken) {
+                if let Some(slot) = self.frames.get_mut((pos - taken) as usize) {
+                    *slot = Out::Event(ev.clone());
+                    metrics::counter!("taskhub_ws_coalesced_total").increment(1);
+                    return true;
+                }
+            }
+        }
+        c.queued_progress = progress.then_some(pushed);
+        if ev.kind.is_terminal() {
+            c.terminal = true;
+            if c.task_scope {
+                self.end_task_scope(&ev.video_id);
+            }
+        }
+        self.enqueue(Out::Event(ev.clone()))
+    }
+
+    fn enqueue(&mut self, out: Out) -> bool {
+        if self.frames.len() >= self.cap {
+            self.state = State::Closing(CLOSE_TOO_SLOW, "too slow: resubscribe with sinceSeq");
+            self.frames.clear();
+            return false;
+        }
+        self.frames.push_back(out);
+        self.pushed += 1;
+        true
+    }
+
+    fn end_task_scope(&mut self, video_id: &str) -> bool {
+        let user = self.user_since.is_some();
+        let Some(c) = self.cursors.get_mut(video_id) else {
+            return false;
+        };
+        if !c.task_scope {
+            return false;
+        }
+        c.task_scope = false;
+        c.held = None;
+        self.task_subs = self.task_subs.saturating_sub(1);
+        if !user {
+            self.cursors.remove(video_id);
+        }
+        true
+    }
+
+    /// Keeps the cursor map bounded: forgets finished tasks of the user subscription.
+    fn forget_finished(&mut self) {
+        if self.cursors.len() >= CURSOR_CAP {
+            self.cursors.retain(|_, c| c.task_scope || !c.terminal);
+        }
+    }
+}
+
+fn hold(held: &mut Vec<Arc<BusEvent>>, ev: &Arc<BusEvent>) -> bool {
+    if held.len() >= HELD_CAP {
+        // Only progress can pile up this fast; keep the latest.
+        if let Some(pos) = held.iter().rposition(|h| h.kind == EventType::TaskProgress) {
+            held.remove(pos);
+        }
+    }
+    held.push(ev.clone());
+    true
+}

@@ -1,0 +1,127 @@
+//! Who watches what on this node: task id -> sockets with a task subscription, and user id
+//! -> that user's socket count and sockets with a user subscription.
+//!
+//! Both maps are sharded (`DashMap`), so the fan-out takes one shard's read lock for the
+//! task and one for the user, never a global lock; the lists are short (a task is watched
+//! only by its owner's sockets, at most `ws_max_sockets_per_user`). No guard is held across
+//! an `.await`.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::outbox::{Conn, Scope};
+use crate::bus::BusEvent;
+
+#[derive(Default)]
+pub struct Registry {
+    tasks: DashMap<Arc<str>, Vec<Arc<Conn>>>,
+    users: DashMap<Arc<str>, UserEntry>,
+}
+
+#[derive(Default)]
+struct UserEntry {
+    /// Authenticated sockets of this user on this node.
+    sockets: usize,
+    /// Those with a user subscription.
+    scope: Vec<Arc<Conn>>,
+}
+
+impl Registry {
+    /// Counts an authenticated socket of `user_id`; false when the user already has `max`.
+    pub fn add_socket(&self, user_id: &str, max: usize) -> bool {
+        let mut e = self.users.entry(Arc::from(user_id)).or_default();
+        if e.sockets >= max {
+            return false;
+        }
+        e.sockets += 1;
+        true
+    }
+
+    pub fn remove_socket(&self, user_id: &str) {
+        self.users.remove_if_mut(user_id, |_, e| {
+            e.sockets = e.sockets.saturating_sub(1);
+            e.sockets == 0 && e.scope.is_empty()
+        });
+    }
+
+    pub fn watch_task(&self, video_id: Arc<str>, conn: &Arc<Conn>) {
+        let mut list = self.tasks.entry(video_id).or_default();
+        if !list.iter().any(|c| c.id == conn.id) {
+            list.push(conn.clone());
+        }
+    }
+
+    pub fn unwatch_task(&self, video_id: &str, conn_id: u64) {
+        self.tasks.remove_if_mut(video_id, |_, list| {
+            list.retain(|c| c.id != conn_id);
+            list.is_empty()
+        });
+    }
+
+    pub fn watch_user(&self, user_id: &str, conn: &Arc<Conn>) {
+        let mut e = self.users.entry(Arc::from(user_id)).or_default();
+        if !e.scope.iter().any(|c| c.id == conn.id) {
+            e.scope.push(conn.clone());
+        }
+    }
+
+    pub fn unwatch_user(&self, user_id: &str, conn_id: u64) {
+        self.users.remove_if_mut(user_id, |_, e| {
+            e.scope.retain(|c| c.id != conn_id);
+            e.sockets == 0 && e.scope.is_empty()
+        });
+    }
+
+    /// Hands `ev` to every socket that watches its task or its user. A finished task's
+    /// subscriptions end with its terminal frame, so its entry goes.
+    pub fn dispatch(&self, ev: &Arc<BusEvent>) {
+        self.dispatch_with(ev, Scope::User)
+    }
+
+    /// [`Registry::dispatch`], with `user_scope` saying how user subscriptions take it
+    /// (live, or read back from the log).
+    pub fn dispatch_with(&self, ev: &Arc<BusEvent>, user_scope: Scope) {
+        if let Some(list) = self.tasks.get(&*ev.video_id) {
+            for conn in list.iter() {
+                conn.push_event(ev, Scope::Task);
+            }
+        }
+        if let Some(user) = self.users.get(&*ev.user_id) {
+            for conn in user.scope.iter() {
+                conn.push_event(ev, user_scope);
+            }
+        }
+        if ev.kind.is_terminal() {
+            self.tasks.remove(&*ev.video_id);
+        }
+    }
+
+    /// Task subscriptions now: each task and its watchers (for the log refill).
+    pub fn watched_tasks(&self) -> Vec<(Arc<str>, Vec<Arc<Conn>>)> {
+        self.tasks
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect()
+    }
+
+    /// User subscriptions now: each user and the sockets with one.
+    pub fn user_scopes(&self) -> Vec<(Arc<str>, Vec<Arc<Conn>>)> {
+        self.users
+            .iter()
+            .filter(|e| !e.scope.is_empty())
+            .map(|e| (e.key().clone(), e.scope.clone()))
+            .collect()
+    }
+
+    /// Users with an authenticated socket here.
+    pub fn users_online(&self) -> Vec<Arc<str>> {
+        self.users.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// (authenticated sockets, watched tasks, users) on this node.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let sockets = self.users.iter().map(|e| e.sockets).sum();
+        (sockets, self.tasks.len(), self.users.len())
+    }
+}

@@ -1,0 +1,391 @@
+//! One socket's protocol (PROTOCOL §3), over any `Sink`/`Stream` of WebSocket messages, so
+//! unit tests drive it with channels. Each socket has a reader task (this file) and a
+//! writer task ([`write_loop`]); the reader holds the session state and its
+//! timers (auth timeout, token expiry, heartbeat, close linger), the writer only drains the
+//! socket's queue. Client requests are handled in boxed futures so an idle socket's task
+//! stays small.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::Message;
+use futures_util::{Sink, Stream, StreamExt};
+use rand::Rng;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::commands::Authed;
+use super::outbox::{Conn, State};
+use super::protocol::{self, parse_client, WsError};
+use super::writer::write_loop;
+use super::Hub;
+
+/// After our close frame is out, how long to wait for the peer's.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Serves one socket until it closes. `query_token` is the upgrade URL's `?token=`.
+pub async fn run<S, R, E>(hub: Hub, sink: S, stream: R, query_token: Option<String>)
+where
+    S: Sink<Message> + Unpin + Send + 'static,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
+{
+    let _live = hub.inner.live_guard();
+    let settings = &hub.inner.settings;
+    let conn = Arc::new(Conn::new(
+        hub.inner.next_conn_id(),
+        settings.ws_outbound_queue,
+        settings.ws_coalesce_progress,
+    ));
+    let write_timeout = Duration::from_millis(settings.ws_write_timeout_ms);
+    let mut session = Session::new(hub.clone(), conn.clone());
+    conn.push_text(session.connected_frame());
+    if let Some(token) = query_token {
+        Box::pin(session.on_auth(&token, None)).await;
+    }
+    // The writer is its own task, so waking it for a frame does not also poll the reader.
+    let mut writer = tokio::spawn({
+        let conn = conn.clone();
+        async move { write_loop(&conn, sink, write_timeout).await }
+    });
+    session.read_loop(stream).await;
+    // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
+    // is not waited for.
+    if tokio::time::timeout(LINGER, &mut writer).await.is_err() {
+        writer.abort();
+    }
+    drop(session); // forgets the socket everywhere (see `Drop for Session`)
+}
+
+pub(super) struct Session {
+    pub(super) hub: Hub,
+    pub(super) conn: Arc<Conn>,
+    pub(super) connection_id: String,
+    pub(super) user: Option<Authed>,
+    pub(super) user_scope: bool,
+    auth_deadline: Option<Instant>,
+    next_ping: Instant,
+    unanswered_pings: u32,
+    bucket: TokenBucket,
+    linger: Option<Instant>,
+    close_sent: bool,
+    reading: bool,
+    shutting_down: bool,
+}
+
+impl Session {
+    fn new(hub: Hub, conn: Arc<Conn>) -> Self {
+        let s = &hub.inner.settings;
+        let now = Instant::now();
+        let interval = s.ws_heartbeat_interval_ms.max(10);
+        // Each socket pings at its own phase, so pings spread over the interval.
+        let phase = rand::thread_rng().gen_range(interval / 2..=interval);
+        Self {
+            connection_id: uuid::Uuid::new_v4().simple().to_string(),
+            auth_deadline: Some(now + Duration::from_millis(s.ws_auth_timeout_ms)),
+            next_ping: now + Duration::from_millis(phase),
+            unanswered_pings: 0,
+            // A reconnecting client resubscribes everything at once: let that burst through.
+            bucket: TokenBucket::new(s.ws_max_frames_per_sec, s.ws_max_subscriptions + 10),
+            linger: None,
+            close_sent: false,
+            reading: true,
+            shutting_down: false,
+            user: None,
+            user_scope: false,
+            hub,
+            conn,
+        }
+    }
+
+    fn connected_frame(&self) -> axum::extract::ws::Utf8Bytes {
+        let s = &self.hub.inner.settings;
+        protocol::frame(
+            "connected",
+            json!({
+                "connectionId": self.connection_id,
+                "serverVersion": env!("CARGO_PKG_VERSION"),
+                "capabilities": ["auth", "queryToken", "tokenRefresh", "subscribeTask", "sinceSeq",
+                    "subscribeUser", "unsubscribeUser", "ping", "coalescedProgress", "reconnect"],
+                "heartbeatIntervalMs": s.ws_heartbeat_interval_ms,
+                "authTimeoutMs": s.ws_auth_timeout_ms,
+                "limits": {
+                    "maxFrameBytes": s.ws_max_frame_bytes,
+                    "maxSubscriptions": s.ws_max_subscriptions,
+                    "maxSocketsPerUser": s.ws_max_sockets_per_user,
+                    "maxFramesPerSecond": s.ws_max_frames_per_sec,
+                },
+            }),
+            None,
+        )
+    }
+
+    async fn read_loop<R, E>(&mut self, mut stream: R)
+    where
+        R: Stream<Item = Result<Message, E>> + Unpin,
+        E: std::error::Error + 'static,
+    {
+        loop {
+            match self.conn.state() {
+                State::Dead => break,
+                State::CloseSent if !self.reading => break,
+                State::CloseSent if !self.close_sent => {
+                    self.close_sent = true;
+                    self.linger = Some(Instant::now() + LINGER);
+                }
+                State::Closing(..) if self.linger.is_none() => {
+                    self.linger = Some(Instant::now() + LINGER + self.write_timeout());
+                }
+                _ => {}
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                biased;
+                _ = self.conn.reader_woken() => {}
+                _ = self.hub.inner.shutdown.cancelled(), if !self.shutting_down => self.on_shutdown(),
+                msg = stream.next(), if self.reading => match msg {
+                    None => break,
+                    Some(Ok(m)) => {
+                        self.unanswered_pings = 0;
+                        if let Some(frame) = self.on_message(m) {
+                            Box::pin(self.handle(frame)).await;
+                        }
+                    }
+                    Some(Err(e)) => self.on_read_error(&e),
+                },
+                _ = tokio::time::sleep_until(deadline) => if !self.on_timer() { break },
+            }
+        }
+        self.conn.kill();
+    }
+
+    fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.hub.inner.settings.ws_write_timeout_ms)
+    }
+
+    fn next_deadline(&self) -> Instant {
+        [
+            Some(self.next_ping),
+            self.auth_deadline,
+            self.user.as_ref().map(|u| u.expires_at),
+            self.linger,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(self.next_ping)
+    }
+
+    /// Timers; false when the socket must go now.
+    fn on_timer(&mut self) -> bool {
+        let now = Instant::now();
+        if self.linger.is_some_and(|l| now >= l) {
+            return false;
+        }
+        if self.auth_deadline.is_some_and(|d| now >= d) {
+            self.auth_deadline = None;
+            self.auth_error("authTimeout", "no auth frame within authTimeoutMs", None);
+        }
+        if self.user.as_ref().is_some_and(|u| now >= u.expires_at) {
+            if let Some(u) = self.user.as_mut() {
+                u.expires_at = now + Duration::from_secs(3600);
+            }
+            self.auth_error(
+                "tokenExpired",
+                "the session's token expired; reconnect with a fresh one",
+                None,
+            );
+        }
+        if now >= self.next_ping {
+            if self.unanswered_pings >= 2 {
+                tracing::debug!(conn = self.conn.id, "dropping a peer that missed two pings");
+                return false;
+            }
+            self.unanswered_pings += 1;
+            self.conn.push_ping();
+            self.next_ping = now
+                + Duration::from_millis(self.hub.inner.settings.ws_heartbeat_interval_ms.max(10));
+        }
+        true
+    }
+
+    fn on_shutdown(&mut self) {
+        self.shutting_down = true;
+        let retry = self.hub.inner.settings.ws_reconnect_after_ms;
+        let payload = json!({ "reason": "shutdown", "retryAfterMs": retry });
+        self.conn
+            .push_text(protocol::frame("reconnect", payload, None));
+        self.conn.close(1012, "server restarting");
+    }
+
+    /// A text frame that passed the rate limit, parsed; everything else is answered here.
+    fn on_message(&mut self, msg: Message) -> Option<protocol::ClientFrame> {
+        if self.linger.is_some() {
+            return None; // closing: ignore what the peer still sends
+        }
+        match &msg {
+            Message::Pong(_) => return None,
+            Message::Close(_) => {
+                self.linger = Some(Instant::now() + LINGER);
+                return None;
+            }
+            _ => {}
+        }
+        match self.bucket.take() {
+            Admit::Yes => {}
+            Admit::NoAndSay => {
+                let e = WsError::new("rateLimited", "too many frames; slow down");
+                self.conn.push_text(protocol::error_frame(&e, None));
+                return None;
+            }
+            Admit::No => return None,
+            Admit::Flood => {
+                self.conn.close(1008, "rate limit exceeded");
+                return None;
+            }
+        }
+        match msg {
+            Message::Text(text) => match parse_client(text.as_str()) {
+                Ok(frame) => Some(frame),
+                Err((rid, e)) => {
+                    self.conn.push_text(protocol::error_frame(&e, rid.as_ref()));
+                    None
+                }
+            },
+            Message::Binary(_) => {
+                let e =
+                    WsError::bad_frame("binary frames are not supported; send JSON text frames");
+                self.conn.push_text(protocol::error_frame(&e, None));
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn on_read_error(&mut self, err: &(dyn std::error::Error + 'static)) {
+        use tokio_tungstenite::tungstenite::Error as WsErr;
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        let mut code = None;
+        while let Some(e) = cause {
+            if let Some(ws) = e.downcast_ref::<WsErr>() {
+                code = match ws {
+                    WsErr::Capacity(_) => Some((1009, "frame too big")),
+                    WsErr::Utf8(_) => Some((1007, "invalid UTF-8")),
+                    WsErr::Protocol(_) => Some((1002, "protocol error")),
+                    _ => None,
+                };
+                break;
+            }
+            cause = e.source();
+        }
+        self.reading = false;
+        match code {
+            Some((code, reason)) => {
+                tracing::debug!(conn = self.conn.id, code, error = %err, "closing a socket after a bad frame");
+                self.conn.close(code, reason);
+            }
+            None => self.conn.kill(),
+        }
+    }
+
+    /// Replies `authError` and closes with 4001.
+    pub(super) fn auth_error(
+        &mut self,
+        code: &str,
+        message: &str,
+        rid: Option<&serde_json::Value>,
+    ) {
+        let payload = json!({ "code": code, "message": message });
+        self.conn
+            .push_text(protocol::frame("authError", payload, rid));
+        self.conn.close(4001, "authentication failed");
+    }
+
+    pub(super) fn authenticated(&mut self) {
+        self.auth_deadline = None;
+    }
+}
+
+/// Runs however the session ends, a panic included: the socket is forgotten everywhere
+/// (registry, per-user count, bus subscription) and its writer stops.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.conn.kill();
+        self.cleanup();
+    }
+}
+
+impl Session {
+    fn cleanup(&mut self) {
+        let Some(user) = self.user.take() else {
+            return;
+        };
+        let inner = &self.hub.inner;
+        for video_id in self.conn.task_subscriptions() {
+            inner.registry.unwatch_task(&video_id, self.conn.id);
+        }
+        if self.user_scope {
+            inner.registry.unwatch_user(&user.id, self.conn.id);
+        }
+        inner.registry.remove_socket(&user.id);
+        inner.bus.unsubscribe_user(&user.id);
+    }
+}
+
+enum Admit {
+    Yes,
+    /// Over the limit: drop the frame and say so (once per second).
+    NoAndSay,
+    No,
+    /// Far over the limit: close with 1008.
+    Flood,
+}
+
+/// `rate` frames per second, bursts of `burst` (at least twice the rate).
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+    window_start: Instant,
+    denied_in_window: u32,
+}
+
+impl TokenBucket {
+    fn new(rate: u32, burst: usize) -> Self {
+        let rate = f64::from(rate.max(1));
+        let burst = (burst as f64).max(rate * 2.0);
+        let now = Instant::now();
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last: now,
+            window_start: now,
+            denied_in_window: 0,
+        }
+    }
+
+    fn take(&mut self) -> Admit {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Admit::Yes;
+        }
+        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
+            self.window_start = now;
+            self.denied_in_window = 0;
+        }
+        self.denied_in_window += 1;
+        if f64::from(self.denied_in_window) > self.rate * 3.0 + 10.0 {
+            Admit::Flood
+        } else if self.denied_in_window == 1 {
+            Admit::NoAndSay
+        } else {
+            Admit::No
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Unit tests: the outbox rules on their own, and a whole session driven over channels
+//! (no sockets), as the transport-free design intends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::outbox::{Conn, Scope, State, CLOSE_TOO_SLOW};
+use super::{Hub, HubSettings};
+use crate::auth::jwt::JwtKeys;
+use crate::bus::memory::MemoryBus;
+use crate::bus::{Bus, BusEvent};
+use crate::config::Secret;
+use crate::store::{NewTask, NewUser, Store};
+use crate::tasks::lifecycle::{EventType, TaskChange, TaskStatus};
+
+fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
+    Arc::new(BusEvent {
+        user_id: Arc::from("u1"),
+        video_id: Arc::from(video),
+        seq,
+        kind,
+        created_at: 1000 + seq,
+        frame: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+    })
+}
+
+/// What the writer would send now: the seq of each queued event frame (texts as -1).
+fn drain(conn: &Conn) -> (Vec<i64>, State) {
+    let (frames, state) = conn.take_for_test();
+    let seqs = frames
+        .into_iter()
+        .map(|f| match f {
+            super::outbox::Out::Event(e) => e.seq,
+            _ => -1,
+        })
+        .collect();
+    (seqs, state)
+}
+
+#[test]
+fn queued_progress_coalesces_but_terminal_stays() {
+    let conn = Conn::new(1, 64, true);
+    let v: Arc<str> = Arc::from("v1");
+    conn.begin_subscribe(&v, 10).unwrap();
+    conn.finish_subscribe("v1", Utf8Bytes::from_static("{}"), vec![], 1, false);
+    for seq in 2..10 {
+        conn.push_event(&ev("v1", seq, EventType::TaskProgress), Scope::Task);
+    }
+    conn.push_event(&ev("v1", 8, EventType::TaskProgress), Scope::Task); // late: dropped
+    conn.push_event(&ev("v1", 10, EventType::TaskCompleted), Scope::Task);
+    conn.push_event(&ev("v1", 10, EventType::TaskCompleted), Scope::Task); // duplicate
+    assert_eq!(drain(&conn), (vec![-1, 9, 10], State::Open));
+    // Once written, a new progress frame is queued on its own again.
+    assert!(
+        conn.task_subscriptions().is_empty(),
+        "ended with its terminal frame"
+    );
+}
+
+#[test]
+fn without_coalescing_every_frame_is_kept_until_the_queue_overflows() {
+    let conn = Conn::new(1, 8, false);
+    conn.set_user_scope(0);
+    for seq in 1..=8 {
+        assert!(conn.push_event(&ev("v1", seq, EventType::TaskProgress), Scope::User));
+    }
+    assert!(!conn.push_event(&ev("v1", 9, EventType::TaskProgress), Scope::User));
+    let (frames, state) = drain(&conn);
+    assert!(frames.is_empty(), "an overflowing queue is dropped");
+    assert_eq!(
+        state,
+        State::Closing(CLOSE_TOO_SLOW, "too slow: resubscribe with sinceSeq")
+    );
+}
+
+#[test]
+fn frames_held_during_a_snapshot_follow_it_without_overlap() {
+    let conn = Conn::new(1, 64, false);
+    let v: Arc<str> = Arc::from("v1");
+    conn.begin_subscribe(&v, 10).unwrap();
+    // Live frames arrive while the snapshot (seq 4) is read: 3 and 4 are in it, 5 and 6 not.
+    for seq in 3..=6 {
+        conn.push_event(&ev("v1", seq, EventType::TaskProgress), Scope::Task);
+    }
+    assert_eq!(drain(&conn).0, Vec::<i64>::new(), "held, not queued");
+    let replay = vec![
+        ev("v1", 2, EventType::TaskProgress),
+        ev("v1", 3, EventType::TaskProgress),
+        ev("v1", 4, EventType::TaskProgress),
+    ];
+    conn.finish_subscribe("v1", Utf8Bytes::from_static("{}"), replay, 4, false);
+    assert_eq!(drain(&conn).0, vec![-1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn user_refill_skips_what_predates_the_subscription() {
+    let conn = Conn::new(1, 64, false);
+    conn.set_user_scope(1005);
+    conn.push_event(&ev("old", 3, EventType::TaskProgress), Scope::UserRefill); // created_at 1003
+    conn.push_event(&ev("new", 6, EventType::TaskProgress), Scope::UserRefill); // 1006
+    conn.push_event(&ev("live", 1, EventType::TaskCreated), Scope::User);
+    assert_eq!(drain(&conn).0, vec![6, 1]);
+    assert!(
+        conn.begin_subscribe(&Arc::from("x"), 0).is_err(),
+        "subscription limit"
+    );
+}
+
+/// The next text frame the session sent, as JSON (Null once it is done).
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<Message>) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+        {
+            Some(Message::Text(t)) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(_) => continue,
+            None => return Value::Null,
+        }
+    }
+}
+
+async fn test_hub() -> (Hub, Store, JwtKeys, MemoryBus) {
+    let store = Store::connect("sqlite::memory:", 1).await.unwrap();
+    store.migrate().await.unwrap();
+    let bus = MemoryBus::default();
+    let jwt = JwtKeys::new(&Secret::new("fake-unit-test-secret-0123456789abcdef"), 600);
+    let settings = HubSettings {
+        ws_coalesce_progress: false,
+        ..HubSettings::default()
+    };
+    let hub = Hub::new(
+        settings,
+        store.clone(),
+        Arc::new(bus.clone()),
+        jwt.clone(),
+        CancellationToken::new(),
+    );
+    (hub, store, jwt, bus)
+}
+
+#[tokio::test]
+async fn a_session_over_channels() {
+    let (hub, store, jwt, bus) = test_hub().await;
+    let user = store
+        .create_user(NewUser {
+            username: "ann",
+            email: "ann@example.com",
+            password_hash: "x",
+        })
+        .await
+        .unwrap();
+    let new = NewTask {
+        user_id: user.id.clone(),
+        provider: "simulator".into(),
+        kind: "textToVideo".into(),
+        model: "sora-2".into(),
+        prompt: "p".into(),
+        seconds: 4,
+        size: "720x1280".into(),
+        quality: "standard".into(),
+        reference_image_url: None,
+        input_image: None,
+        webhook_url: None,
+        retry_of: None,
+        price: 0,
+    };
+    let (task, _) = store.create_task(new).await.unwrap();
+    let (token, _) = jwt.issue(&user.id, "ann").unwrap();
+
+    let (to_server, rx) = tokio::sync::mpsc::channel::<Result<Message, std::io::Error>>(16);
+    let server_in = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|m| (m, rx))
+    }));
+    let (tx, mut from_server) = tokio::sync::mpsc::channel::<Message>(64);
+    let server_out = tokio_util::sync::PollSender::new(tx);
+    let session = tokio::spawn(super::session::run(
+        hub.clone(),
+        server_out,
+        server_in,
+        None,
+    ));
+    let send = |v: Value| {
+        to_server
+            .try_send(Ok(Message::Text(v.to_string().into())))
+            .unwrap()
+    };
+
+    assert_eq!(next(&mut from_server).await["type"], "connected");
+    send(json!({"type": "auth", "payload": {"token": token}, "requestId": 1}));
+    let ok = next(&mut from_server).await;
+    assert_eq!(
+        (ok["type"].as_str(), ok["requestId"].as_i64()),
+        (Some("authSuccess"), Some(1))
+    );
+    send(json!({"type": "subscribeTask", "payload": {"videoId": task.id}}));
+    let sub = next(&mut from_server).await;
+    assert_eq!(sub["payload"]["task"]["seq"], 1);
+    let change = TaskChange {
+        status: Some(TaskStatus::Cancelled),
+        ..Default::default()
+    };
+    let (_, event) = store
+        .apply_change(&task.id, &change)
+        .await
+        .unwrap()
+        .unwrap();
+    bus.publish(&event).await.unwrap();
+    let f = next(&mut from_server).await;
+    assert_eq!(
+        (f["type"].as_str(), f["payload"]["seq"].as_i64()),
+        (Some("taskCancelled"), Some(2))
+    );
+    assert_eq!(
+        hub.counts(),
+        (1, 0, 1),
+        "the finished task's subscription ended by itself"
+    );
+
+    // The client goes away: the session ends and forgets the socket everywhere.
+    drop(to_server);
+    tokio::time::timeout(Duration::from_secs(5), session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((hub.live_sockets(), hub.counts()), (0, (0, 0, 0)));
+}
