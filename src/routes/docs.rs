@@ -60,6 +60,7 @@ const fn op(
 use Auth::{Admin, None as Open, User};
 
 pub const OPERATIONS: &[Op] = &[
+    op("get", "/", "docs", "A page linking the QA pages (development), the docs and health", Open, "", ""),
     op("get", "/health", "health", "Liveness", Open, "", ""),
     op("get", "/ready", "health", "Readiness: database and bus reachable (503 naming what is down)", Open, "", ""),
     op("post", "/api/auth/register", "auth", "Register; 201 with tokens", Open, "Register", ""),

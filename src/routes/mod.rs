@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 mod extract;
 pub mod health;
+mod home;
 pub mod media;
 pub mod payments;
 mod refunds;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let mut app = Router::new()
         .merge(health::router())
+        .merge(home::router())
         .merge(auth::router())
         .merge(docs::router())
         .merge(tasks::router(settings.max_upload_bytes))

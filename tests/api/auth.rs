@@ -169,10 +169,50 @@ async fn production_disables_test_login_and_pages() {
         )
         .await;
     assert_eq!(s, 403, "{v}");
-    let (s, _) = app.json(Method::GET, "/test-pages/", None, None).await;
-    assert_eq!(s, 404);
+    for page in ["/test-pages/websocket-test.html", "/clients/js/taskhub.js"] {
+        let (s, _) = app.json(Method::GET, page, None, None).await;
+        assert_eq!(s, 404, "{page} is not served in production");
+    }
+    let home = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("/docs") && !home.contains("/test-pages/"),
+        "{home}"
+    );
 
     let dev = TestApp::spawn(Backend::Sqlite).await;
+    for page in [
+        "/test-pages/websocket-test.html",
+        "/test-pages/api-test.html",
+        "/clients/js/taskhub.js",
+    ] {
+        let resp = dev.client.get(dev.url(page)).send().await.unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "{page} is served in development"
+        );
+    }
+    let home = dev
+        .client
+        .get(dev.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("/test-pages/websocket-test.html")
+            && home.contains("/test-pages/api-test.html")
+    );
     let (s, v) = dev
         .json(
             Method::POST,
