@@ -24,5 +24,6 @@ mod ws;
 mod ws_abuse;
 mod ws_client;
 mod ws_delivery;
+mod ws_failover;
 mod ws_redis;
 mod ws_shutdown;
