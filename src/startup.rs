@@ -110,9 +110,13 @@ impl Application {
         // Sockets are told to reconnect elsewhere while the poller (stopping on the same
         // token) finishes its in-flight steps and releases its leases; both before the pool closes.
         let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
+        // The poller gives in-flight steps 5 s itself; the cap only guards against a hang.
         let poller_done = async {
             if let Some(poller) = poller {
-                let _ = poller.await;
+                let cap = grace + Duration::from_secs(5);
+                if tokio::time::timeout(cap, poller).await.is_err() {
+                    tracing::warn!("poller still running after the shutdown grace period");
+                }
             }
         };
         let (drained, ()) = tokio::join!(state.hub.drain(grace), poller_done);
