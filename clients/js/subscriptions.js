@@ -73,9 +73,12 @@ export class Subscriptions {
 
   /** @param {Function} [handler] */
   removeUser(handler) {
-    if (!this.user) return;
+    if (!this.user) return undefined;
     if (handler) this.user.handlers.delete(handler);
-    if (!handler || this.user.handlers.size === 0) this.user = null;
+    if (handler && this.user.handlers.size > 0) return undefined;
+    const gone = this.user;
+    this.user = null;
+    return gone;
   }
 
   /**

@@ -218,7 +218,7 @@ export declare class TaskhubClient extends Emitter {
   subscribeTask(videoId: string, handler?: TaskHandler, opts?: { sinceSeq?: number }): Promise<SubscribedTaskPayload>;
   unsubscribeTask(videoId: string, handler?: TaskHandler): Promise<void>;
   subscribeUser(handler?: UserHandler): Promise<SubscribedUserPayload>;
-  unsubscribeUser(handler?: UserHandler): void;
+  unsubscribeUser(handler?: UserHandler): Promise<void>;
   lastSeq(videoId: string): number | undefined;
 
   on(event: 'state', fn: (state: ClientState, previous: ClientState) => void): () => void;

@@ -225,12 +225,18 @@ export class TaskhubClient extends Emitter {
   }
 
   /**
-   * Remove a user-scope handler (all of them without an argument). The contract
-   * has no `unsubscribe_user`, so the server keeps sending until the socket
-   * closes; the client just stops delivering, and does not resubscribe later.
+   * Remove a user-scope handler (all of them without an argument). When none is
+   * left the server is told (`unsubscribe_user`) and the scope is not
+   * resubscribed after reconnects.
    * @param {(frame: Frame) => void} [handler]
+   * @returns {Promise<void>}
    */
-  unsubscribeUser(handler) { this._subs.removeUser(handler); }
+  async unsubscribeUser(handler) {
+    const sub = this._subs.removeUser(handler);
+    if (sub && this._state === 'ready' && (sub.active || sub.inflight)) {
+      await this.request('unsubscribe_user', {});
+    }
+  }
 
   /**
    * @param {string} videoId

@@ -128,6 +128,27 @@ test('the same frame through a task and a user subscription reaches each handler
   client.close();
 });
 
+test('dropping the last user handler tells the server, and the scope is not resubscribed', T, async () => {
+  const seen = [];
+  const hub = new FakeHub({ onFrame: (_sock, frame) => { seen.push(frame.type); return false; } });
+  const client = makeClient(hub);
+  await client.connect();
+  const a = () => {};
+  const b = () => {};
+  await client.subscribeUser(a);
+  await client.subscribeUser(b);
+  await client.unsubscribeUser(a);
+  assert.ok(!seen.includes('unsubscribe_user'), 'a handler is still left');
+  await client.unsubscribeUser(b);
+  assert.equal(seen.filter((t) => t === 'unsubscribe_user').length, 1);
+  hub.last.close(1012);
+  for (let i = 0; i < 100 && hub.open.length === 0; i++) await sleep(10);
+  await sleep(30);
+  assert.equal(hub.sockets.length, 2, 'the client reconnected');
+  assert.equal(seen.filter((t) => t === 'subscribe_user').length, 1, 'not resubscribed after the reconnect');
+  client.close();
+});
+
 test('subscriptions made before connecting are sent once the socket is ready', T, async () => {
   const hub = new FakeHub();
   hub.createTask('video_e');

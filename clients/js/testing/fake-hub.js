@@ -114,6 +114,9 @@ export class FakeHub {
       case 'subscribe_user':
         sock.reply('subscribed', { scope: 'user' }, requestId);
         return;
+      case 'unsubscribe_user':
+        sock.reply('unsubscribed', { scope: 'user' }, requestId);
+        return;
       case 'ping':
         sock.reply('pong', { serverTime: Date.now() }, requestId);
         return;
