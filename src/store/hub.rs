@@ -1,9 +1,7 @@
 //! Reads the hub needs beyond the task module: a user's recent events, to refill what the
 //! bus lost.
 
-use serde_json::Value;
-
-use super::{Store, StoreError, StoreResult, TaskEvent};
+use super::{EventRow, Store, StoreResult, TaskEvent};
 
 impl Store {
     /// Events of `user_id`'s tasks committed at or after `since_ms`, each task's in `seq`
@@ -14,8 +12,8 @@ impl Store {
         since_ms: i64,
         limit: i64,
     ) -> StoreResult<Vec<TaskEvent>> {
-        let rows: Vec<(String, i64, String, String, i64)> = sqlx::query_as(
-            "SELECT e.task_id, e.seq, e.type, e.payload, e.created_at
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT e.task_id, t.user_id, e.seq, e.type, e.payload, e.created_at
              FROM tasks t JOIN task_events e ON e.task_id = t.id
              WHERE t.user_id = $1 AND t.updated_at >= $2 AND e.created_at >= $2
              ORDER BY e.task_id, e.seq LIMIT $3",
@@ -25,19 +23,6 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|(video_id, seq, ty, payload, created_at)| {
-                Ok(TaskEvent {
-                    video_id,
-                    user_id: user_id.to_string(),
-                    seq,
-                    event_type: serde_json::from_value(Value::String(ty))
-                        .map_err(|e| StoreError::Other(e.into()))?,
-                    payload: serde_json::from_str(&payload)
-                        .map_err(|e| StoreError::Other(e.into()))?,
-                    created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(TaskEvent::try_from).collect()
     }
 }

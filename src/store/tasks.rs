@@ -161,6 +161,35 @@ impl TaskEvent {
     }
 }
 
+/// A `task_events` row joined with its task's owner, as the event queries select it:
+/// `task_id, user_id, seq, type, payload, created_at`.
+#[derive(sqlx::FromRow)]
+pub struct EventRow {
+    task_id: String,
+    user_id: String,
+    seq: i64,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    payload: String,
+    created_at: i64,
+}
+
+impl TryFrom<EventRow> for TaskEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> StoreResult<TaskEvent> {
+        let bad =
+            |e: serde_json::Error| StoreError::Other(anyhow::Error::new(e).context("stored event"));
+        Ok(TaskEvent {
+            video_id: r.task_id,
+            user_id: r.user_id,
+            seq: r.seq,
+            event_type: serde_json::from_value(Value::String(r.event_type)).map_err(bad)?,
+            payload: serde_json::from_str(&r.payload).map_err(bad)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
 /// Parameters of a task to create.
 #[derive(Clone, Debug)]
 pub struct NewTask {
@@ -302,8 +331,8 @@ impl Store {
         since_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<TaskEvent>> {
-        let rows: Vec<(String, i64, String, String, i64)> = sqlx::query_as(
-            "SELECT t.user_id, e.seq, e.type, e.payload, e.created_at
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT e.task_id, t.user_id, e.seq, e.type, e.payload, e.created_at
              FROM task_events e JOIN tasks t ON t.id = e.task_id
              WHERE e.task_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
         )
@@ -312,20 +341,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|(user_id, seq, ty, payload, created_at)| {
-                Ok(TaskEvent {
-                    video_id: video_id.to_string(),
-                    user_id,
-                    seq,
-                    event_type: serde_json::from_value(Value::String(ty))
-                        .map_err(|e| StoreError::Other(e.into()))?,
-                    payload: serde_json::from_str(&payload)
-                        .map_err(|e| StoreError::Other(e.into()))?,
-                    created_at,
-                })
-            })
-            .collect()
+        rows.into_iter().map(TaskEvent::try_from).collect()
     }
 
     /// Applies `change` under the lifecycle rules in one transaction: the row, the event with
