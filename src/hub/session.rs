@@ -40,14 +40,14 @@ where
     let write_timeout = Duration::from_millis(settings.ws_write_timeout_ms);
     let mut session = Session::new(hub.clone(), conn.clone());
     conn.push_text(session.connected_frame());
-    if let Some(token) = query_token {
-        Box::pin(session.on_auth(&token, None)).await;
-    }
     // The writer is its own task, so waking it for a frame does not also poll the reader.
     let mut writer = tokio::spawn({
         let conn = conn.clone();
         async move { write_loop(&conn, sink, write_timeout).await }
     });
+    if let Some(token) = query_token {
+        Box::pin(session.on_auth(&token, None)).await;
+    }
     session.read_loop(stream).await;
     // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
     // is not waited for.
