@@ -14,6 +14,7 @@ mod payments;
 mod poller;
 mod poller_e2e;
 mod poller_leases;
+mod process;
 mod provider_openai;
 mod scripted;
 mod simulator;

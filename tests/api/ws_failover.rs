@@ -5,64 +5,25 @@
 //! Node A is the real `taskhub` binary so it can really be killed; node B runs in-process.
 //! Both share one fresh PostgreSQL database and Redis.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use taskhub::tasks::lifecycle::TaskStatus;
 
 use crate::helpers::{fresh_postgres_url, test_settings, Backend, TestApp};
+use crate::process::Process;
 use crate::ws_client::{seqs, Closed, Ws};
-
-const SECRET: &str = "fake-test-jwt-secret-0123456789abcdef";
-
-struct Process {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `taskhub serve` on a free port with its own poller: 6 s simulated jobs, 1.5 s leases.
 fn spawn_node(db: &str, redis: &str) -> Process {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .arg("serve")
-        .env("TASKHUB_ADDR", "127.0.0.1:0")
-        .env("TASKHUB_DATA_DIR", dir.path())
-        .env("DATABASE_URL", db)
-        .env("REDIS_URL", redis)
-        .env("JWT_SECRET", SECRET)
-        .env("TASKHUB_SIMULATOR_SECONDS", "6")
-        .env("TASKHUB_LEASE_MS", "1500")
-        .env("TASKHUB_POLL_INTERVAL_MS", "200")
-        .env("TASKHUB_WS_COALESCE_PROGRESS", "false")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn taskhub");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("taskhub listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    Process {
-        child,
-        url,
-        _dir: dir,
-    }
+    Process::spawn(&[
+        ("DATABASE_URL", db),
+        ("REDIS_URL", redis),
+        ("TASKHUB_SIMULATOR_SECONDS", "6"),
+        ("TASKHUB_LEASE_MS", "1500"),
+        ("TASKHUB_POLL_INTERVAL_MS", "200"),
+        ("TASKHUB_WS_COALESCE_PROGRESS", "false"),
+    ])
 }
 
 async fn post(url: &str, token: Option<&str>, body: Value) -> Value {
@@ -75,8 +36,8 @@ async fn post(url: &str, token: Option<&str>, body: Value) -> Value {
     v["data"].clone()
 }
 
-async fn authed(url: &str, token: &str) -> Ws {
-    let mut ws = Ws::connect_url(&format!("{}/ws", url.replacen("http://", "ws://", 1))).await;
+async fn authed(ws_url: &str, token: &str) -> Ws {
+    let mut ws = Ws::connect_url(ws_url).await;
     let reply = ws.request("auth", json!({ "token": token })).await;
     assert_eq!(reply["type"], "authSuccess", "{reply}");
     ws
@@ -98,7 +59,7 @@ async fn postgres_redis_node_killed_mid_task_completes_through_the_other_node() 
     let id = task["videoId"].as_str().unwrap().to_string();
 
     // Watch on A until A's poller has visibly driven the task (submitted, then progressing).
-    let mut watcher = authed(&a.url, &token).await;
+    let mut watcher = authed(&a.ws_url(), &token).await;
     watcher.subscribe(&id, Some(0)).await;
     let mut seen = Vec::new();
     while !seen
@@ -141,7 +102,7 @@ async fn postgres_redis_node_killed_mid_task_completes_through_the_other_node() 
     let last = *seqs(&seen).last().unwrap();
 
     // Resume on B from the last seq seen: the rest arrives, ending in taskCompleted.
-    let mut again = authed(&b.addr, &token).await;
+    let mut again = authed(&crate::ws_client::ws_url(&b, ""), &token).await;
     again.subscribe(&id, Some(last)).await;
     seen.extend(again.task_frames_until_terminal(&id).await);
     assert_eq!(seen.last().unwrap()["type"], "taskCompleted", "{seen:?}");

@@ -1,57 +1,17 @@
 //! The real binary on SIGTERM: sockets get `reconnect` and close 1012, and the process exits
 //! within its grace period even when a client never completes the close handshake.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::process::Process;
 use crate::ws_client::{close_code, Ws};
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `taskhub serve` on a free port and reads its one "listening" line.
-fn start(grace_ms: u64) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskhub"))
-        .arg("serve")
-        .env("TASKHUB_ADDR", "127.0.0.1:0")
-        .env("TASKHUB_DATA_DIR", dir.path())
-        .env("TASKHUB_SHUTDOWN_GRACE_MS", grace_ms.to_string())
-        .env("JWT_SECRET", "fake-test-jwt-secret-0123456789abcdef")
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn taskhub");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("taskhub listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_string();
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
+/// `taskhub serve` with the given shutdown grace period.
+fn start(grace_ms: u64) -> Process {
+    Process::spawn(&[("TASKHUB_SHUTDOWN_GRACE_MS", &grace_ms.to_string())])
 }
 
 fn sigterm(child: &Child) {
@@ -76,7 +36,7 @@ async fn exited(child: &mut Child) -> std::process::ExitStatus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_sends_reconnect_1012_and_exits() {
     let mut server = start(5_000);
-    let ws_url = format!("{}/ws", server.url.replacen("http://", "ws://", 1));
+    let ws_url = server.ws_url();
     let mut a = Ws::connect_url(&ws_url).await;
     let mut b = Ws::connect_url(&ws_url).await;
     assert_eq!(a.request("ping", json!({})).await["type"], "pong");
@@ -93,7 +53,7 @@ async fn sigterm_sends_reconnect_1012_and_exits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_even_with_a_client_that_never_reads() {
     let mut server = start(500);
-    let ws_url = format!("{}/ws", server.url.replacen("http://", "ws://", 1));
+    let ws_url = server.ws_url();
     // Connected, then never read again: it never answers the close.
     let stuck = Ws::connect_url(&ws_url).await;
     sigterm(&server.child);
