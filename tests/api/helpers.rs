@@ -154,6 +154,31 @@ impl TestApp {
             .to_string()
     }
 
+    /// Posts an image-to-video task as multipart: `prompt` and an `image` part of `mime`.
+    pub async fn post_image_task(
+        &self,
+        token: &str,
+        prompt: &str,
+        image: Vec<u8>,
+        mime: &str,
+    ) -> Response {
+        let part = reqwest::multipart::Part::bytes(image)
+            .file_name("image")
+            .mime_str(mime)
+            .expect("mime");
+        let form = reqwest::multipart::Form::new()
+            .text("prompt", prompt.to_string())
+            .text("seconds", "4")
+            .part("image", part);
+        self.client
+            .post(self.url("/api/video/tasks"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Creates a text-to-video task and returns its JSON.
     pub async fn create_task(&self, token: &str, prompt: &str) -> Value {
         let body = json!({"prompt": prompt, "model": "sora-2", "seconds": 4, "size": "720x1280"});

@@ -28,21 +28,14 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
     .await;
     let tok = app.token("viewer").await;
     // Image-to-video goes to the simulator as multipart with `input_reference`.
-    let png = reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\nfake".to_vec())
-        .file_name("ref.png")
-        .mime_str("image/png")
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("prompt", "animate this")
-        .part("image", png);
     let resp = app
-        .client
-        .post(app.url("/api/video/tasks"))
-        .bearer_auth(&tok)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .post_image_task(
+            &tok,
+            "animate this",
+            b"\x89PNG\r\n\x1a\nfake".to_vec(),
+            "image/png",
+        )
+        .await;
     assert_eq!(resp.status().as_u16(), 201);
     let image_id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
         .as_str()

@@ -405,22 +405,14 @@ async fn retry_and_delete_rules(backend: Backend) {
 async fn image_upload_is_stored(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("img").await;
-    let png = reqwest::multipart::Part::bytes(vec![0x89, b'P', b'N', b'G', 1, 2, 3])
-        .file_name("a.png")
-        .mime_str("image/png")
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("prompt", "animate this")
-        .text("seconds", "4")
-        .part("image", png);
     let resp = app
-        .client
-        .post(app.url("/api/video/tasks"))
-        .bearer_auth(&tok)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .post_image_task(
+            &tok,
+            "animate this",
+            vec![0x89, b'P', b'N', b'G', 1, 2, 3],
+            "image/png",
+        )
+        .await;
     assert_eq!(resp.status().as_u16(), 201);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["data"]["kind"], "imageToVideo");
@@ -438,21 +430,9 @@ async fn image_upload_is_stored(backend: Backend) {
         vec![0x89, b'P', b'N', b'G', 1, 2, 3]
     );
 
-    let gif = reqwest::multipart::Part::bytes(vec![1, 2])
-        .file_name("a.gif")
-        .mime_str("image/gif")
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("prompt", "x")
-        .part("image", gif);
     let resp = app
-        .client
-        .post(app.url("/api/video/tasks"))
-        .bearer_auth(&tok)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .post_image_task(&tok, "x", vec![1, 2], "image/gif")
+        .await;
     assert_eq!(resp.status().as_u16(), 422);
     assert_ledger_invariant(&app).await;
 }
