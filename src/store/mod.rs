@@ -13,6 +13,7 @@
 
 mod api_keys;
 mod billing;
+mod events;
 mod hub;
 mod ledger;
 mod payments;
@@ -29,6 +30,7 @@ use sqlx::AnyPool;
 
 pub use api_keys::*;
 pub use billing::*;
+pub use events::*;
 pub use ledger::*;
 pub use payments::*;
 pub use tasks::*;

@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use super::events::{insert_event, Tx};
+use super::{now_ms, rfc3339, Store, StoreError, StoreResult, TaskEvent};
 use crate::tasks::lifecycle::{
     self, EventType, TaskChange, TaskError, TaskResult, TaskState, TaskStatus,
 };
@@ -143,53 +144,6 @@ impl Task {
     }
 }
 
-/// One entry of a task's event log; its envelope is exactly the WS frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskEvent {
-    pub video_id: String,
-    pub user_id: String,
-    pub seq: i64,
-    pub event_type: EventType,
-    pub payload: Value,
-    /// When the event was committed (Unix ms); the frame's `timestamp`.
-    pub created_at: i64,
-}
-
-impl TaskEvent {
-    pub fn envelope(&self) -> Value {
-        json!({ "type": self.event_type.as_str(), "timestamp": self.created_at, "payload": self.payload })
-    }
-}
-
-/// A `task_events` row joined with its task's owner, as the event queries select it:
-/// `task_id, user_id, seq, type, payload, created_at`.
-#[derive(sqlx::FromRow)]
-pub struct EventRow {
-    task_id: String,
-    user_id: String,
-    seq: i64,
-    #[sqlx(rename = "type")]
-    event_type: String,
-    payload: String,
-    created_at: i64,
-}
-
-impl TryFrom<EventRow> for TaskEvent {
-    type Error = StoreError;
-    fn try_from(r: EventRow) -> StoreResult<TaskEvent> {
-        let bad =
-            |e: serde_json::Error| StoreError::Other(anyhow::Error::new(e).context("stored event"));
-        Ok(TaskEvent {
-            video_id: r.task_id,
-            user_id: r.user_id,
-            seq: r.seq,
-            event_type: serde_json::from_value(Value::String(r.event_type)).map_err(bad)?,
-            payload: serde_json::from_str(&r.payload).map_err(bad)?,
-            created_at: r.created_at,
-        })
-    }
-}
-
 /// Parameters of a task to create.
 #[derive(Clone, Debug)]
 pub struct NewTask {
@@ -220,31 +174,6 @@ pub struct TaskStats {
 
 fn new_video_id() -> String {
     format!("video_{}", uuid::Uuid::now_v7())
-}
-
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-async fn insert_event(tx: &mut Tx<'_>, task: &Task, event: EventType) -> StoreResult<TaskEvent> {
-    let payload = task.event_payload(event);
-    let now = task.updated_at;
-    sqlx::query(
-        "INSERT INTO task_events (task_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&task.id)
-    .bind(task.seq)
-    .bind(event.as_str())
-    .bind(payload.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(TaskEvent {
-        video_id: task.id.clone(),
-        user_id: task.user_id.clone(),
-        seq: task.seq,
-        event_type: event,
-        payload,
-        created_at: now,
-    })
 }
 
 impl Store {
@@ -322,26 +251,6 @@ impl Store {
         let order = "created_at DESC, id DESC";
         self.user_page(TASK_COLS, "tasks", user_id, filter, order, page, page_size)
             .await
-    }
-
-    /// The task's events with `seq > since_seq`, oldest first, at most `limit`.
-    pub async fn events_since(
-        &self,
-        video_id: &str,
-        since_seq: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<TaskEvent>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT e.task_id, t.user_id, e.seq, e.type, e.payload, e.created_at
-             FROM task_events e JOIN tasks t ON t.id = e.task_id
-             WHERE e.task_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3",
-        )
-        .bind(video_id)
-        .bind(since_seq)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(TaskEvent::try_from).collect()
     }
 
     /// Applies `change` under the lifecycle rules in one transaction: the row, the event with
