@@ -89,6 +89,7 @@ else describe('browser: websocket-test.html', () => {
     assert.equal((await page.textContent(`${card} [data-testid=video-id]`)).trim(), videoId);
     assert.equal(await page.getAttribute(`${card} [data-testid=progress]`, 'aria-valuenow'), '100');
     assert.equal((await page.textContent(`${card} [data-testid=task-status]`)).trim(), 'completed');
+    assert.equal((await page.textContent(`${card} [data-testid=task-message]`)).trim(), 'done');
     const src = await page.getAttribute(`${card} [data-testid=task-video]`, 'src');
     assert.ok(src && src.length > 0, 'the <video> has a src');
     assert.equal(await page.isVisible(`${card} [data-testid=task-video]`), true);
