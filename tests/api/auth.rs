@@ -173,15 +173,7 @@ async fn production_disables_test_login_and_pages() {
         let (s, _) = app.json(Method::GET, page, None, None).await;
         assert_eq!(s, 404, "{page} is not served in production");
     }
-    let home = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = app.get_text("/").await;
     assert!(
         home.contains("/docs") && !home.contains("/test-pages/"),
         "{home}"
@@ -200,15 +192,7 @@ async fn production_disables_test_login_and_pages() {
             "{page} is served in development"
         );
     }
-    let home = dev
-        .client
-        .get(dev.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = dev.get_text("/").await;
     assert!(
         home.contains("/test-pages/websocket-test.html")
             && home.contains("/test-pages/api-test.html")

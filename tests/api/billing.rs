@@ -156,10 +156,7 @@ async fn failure_refunds_once_even_when_processed_twice(backend: Backend) {
 async fn cancel_and_retry_move_credits(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("canceller").await;
-    let id = app.create_task(&tok, "never mind").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "never mind").await;
     let (s, v) = app
         .json(
             Method::POST,
@@ -182,10 +179,7 @@ async fn cancel_and_retry_move_credits(backend: Backend) {
     assert_eq!(credits(&app, &tok).await["credits"], 100);
 
     // A retry is a new task and is charged again.
-    let id = app.create_task(&tok, "again").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "again").await;
     app.state.store.apply_change(&id, &failed()).await.unwrap();
     let (s, retried) = app
         .json(

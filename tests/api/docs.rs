@@ -44,15 +44,7 @@ async fn every_documented_operation_is_served() {
         count += 1;
     }
     assert!(count >= 30, "the table covers the REST surface ({count})");
-    let html = app
-        .client
-        .get(app.url("/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text("/docs").await;
     assert!(
         html.contains("/openapi.json") && !html.contains("https://"),
         "viewer loads the local document, no CDN"

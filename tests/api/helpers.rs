@@ -179,6 +179,25 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Creates a text-to-video task and returns its `videoId`.
+    pub async fn create_task_id(&self, token: &str, prompt: &str) -> String {
+        self.create_task(token, prompt).await["videoId"]
+            .as_str()
+            .expect("videoId")
+            .to_string()
+    }
+
+    /// GETs `path` without auth and returns the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        resp.text().await.expect("body")
+    }
+
     /// Creates a text-to-video task and returns its JSON.
     pub async fn create_task(&self, token: &str, prompt: &str) -> Value {
         let body = json!({"prompt": prompt, "model": "sora-2", "seconds": 4, "size": "720x1280"});

@@ -104,10 +104,7 @@ async fn poll_once_walks_a_task_through_its_states(backend: Backend) {
         })
     });
     let (poller, bus) = scripted_poller(&app, provider.clone());
-    let id = app.create_task(&tok, "fox").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "fox").await;
 
     let mut per_step = Vec::new();
     for _ in 0..7 {
@@ -190,10 +187,7 @@ async fn provider_trouble_is_retried_or_fails_the_task(backend: Backend) {
         retry_after_ms: Some(60_000),
     });
     let (poller, _) = scripted_poller(&app, provider.clone());
-    let id = app.create_task(&tok, "retry me").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "retry me").await;
 
     let before = taskhub::store::now_ms();
     let out = poller.poll_once().await.unwrap();
@@ -243,10 +237,7 @@ async fn stuck_tasks_fail_at_the_deadline_and_the_job_is_cancelled(backend: Back
     let tok = app.token("stuck").await;
     let provider = Scripted::new(|ext, _| Ok(status(ext, JobState::Running, Some(3))));
     let (poller, _) = scripted_poller(&app, provider.clone());
-    let id = app.create_task(&tok, "forever").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "forever").await;
     poller.poll_once().await.unwrap();
     poller.poll_once().await.unwrap();
     // Eleven minutes pass.

@@ -41,10 +41,7 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let id = app.create_task(&tok, "a red fox").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "a red fox").await;
 
     for task in [&image_id, &id] {
         let t = wait_for(&app, &tok, task, |t| {
@@ -162,10 +159,7 @@ async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
     })
     .await;
     let tok = app.token("failer").await;
-    let id = app.create_task(&tok, "[fail] a fox").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "[fail] a fox").await;
     let t = wait_for(&app, &tok, &id, |t| t["status"] == "failed").await;
     assert_eq!(t["error"]["code"], "simulated_failure");
     assert!(
@@ -192,10 +186,7 @@ async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
 async fn cancel_tells_the_provider(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.poller.simulator_seconds = 60.0).await;
     let tok = app.token("canceller").await;
-    let id = app.create_task(&tok, "a long one").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "a long one").await;
     Poller::new(app.state.clone()).poll_once().await.unwrap();
     let ext = app
         .state

@@ -142,10 +142,7 @@ async fn tasks_are_private(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.token("alice").await;
     let mallory = app.token("mallory").await;
-    let id = app.create_task(&alice, "secret").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&alice, "secret").await;
     let missing = format!("video_{}", uuid::Uuid::now_v7());
     for path in [
         format!("/api/video/tasks/{id}"),
@@ -242,12 +239,7 @@ async fn history_pages_newest_first(backend: Backend) {
     let tok = app.token("pager").await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(
-            app.create_task(&tok, &format!("p{i}")).await["videoId"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(app.create_task_id(&tok, &format!("p{i}")).await);
     }
     let (_, p1) = app
         .json(
@@ -322,10 +314,7 @@ async fn history_pages_newest_first(backend: Backend) {
 async fn retry_and_delete_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("retry").await;
-    let id = app.create_task(&tok, "will fail").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "will fail").await;
     let (s, _) = app
         .json(
             Method::POST,

@@ -121,10 +121,7 @@ async fn subscribe_snapshot_then_live_in_order(backend: Backend) {
 async fn replay_since_seq_then_live(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_coalesce_progress = false).await;
     let tok = app.token("carol").await;
-    let id = app.create_task(&tok, "waves").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "waves").await;
     for p in [5, 15, 25] {
         drive(&app.state, &id, progress(p)).await;
     }
@@ -152,10 +149,7 @@ async fn other_users_task_is_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let owner = app.token("owner").await;
     let thief = app.token("thief").await;
-    let id = app.create_task(&owner, "mine").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&owner, "mine").await;
     let mut ws = Ws::authed(&app, &thief).await;
     let theirs = ws.request("subscribe_task", json!({ "videoId": id })).await;
     let missing_id = "video_0190b7a4-7c1a-7cc0-8000-000000000000";
@@ -188,10 +182,7 @@ async fn user_subscription_sees_new_tasks(backend: Backend) {
     let sub = ws.request("subscribeUser", json!({})).await;
     assert_eq!(sub["type"], "subscribed");
     app.create_task(&other, "not yours").await;
-    let id = app.create_task(&tok, "yours").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "yours").await;
     drive(&app.state, &id, progress(30)).await;
     drive(&app.state, &id, completed()).await;
     let frames = ws.task_frames_until_terminal(&id).await;
@@ -200,10 +191,7 @@ async fn user_subscription_sees_new_tasks(backend: Backend) {
     assert_eq!(frames[0]["payload"]["prompt"], "yours");
 
     // A task subscription on top of the user one: each frame once.
-    let id2 = app.create_task(&tok, "both").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id2 = app.create_task_id(&tok, "both").await;
     let (created, _) = ws.until_type("taskCreated").await;
     assert_eq!(created["payload"]["videoId"], id2.as_str());
     ws.subscribe(&id2, None).await;

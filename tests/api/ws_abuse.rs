@@ -23,10 +23,7 @@ crate::backend_tests!(
 async fn bad_frames_get_errors_and_spare_others(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_coalesce_progress = false).await;
     let tok = app.token("gina").await;
-    let id = app.create_task(&tok, "calm").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "calm").await;
     let mut good = Ws::authed(&app, &tok).await;
     good.subscribe(&id, None).await;
     let mut bad = Ws::authed(&app, &tok).await;
@@ -221,10 +218,7 @@ async fn random_frames_each_get_one_answer(backend: Backend) {
     use rand::{Rng, SeedableRng};
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_max_frames_per_sec = 100_000).await;
     let tok = app.token("fuzzy").await;
-    let id = app.create_task(&tok, "steady").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "steady").await;
     let mut bystander = Ws::authed(&app, &tok).await;
     bystander.subscribe(&id, None).await;
     let mut ws = Ws::authed(&app, &tok).await;

@@ -30,10 +30,7 @@ async fn snapshot_and_live_race_loses_nothing(backend: Backend) {
     })
     .await;
     let tok = app.token("race").await;
-    let id = app.create_task(&tok, "busy").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "busy").await;
     const STEPS: i64 = 120;
     let driver = {
         let state = app.state.clone();
@@ -141,10 +138,7 @@ async fn slow_reader_is_coalesced_and_keeps_terminal(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_outbound_queue = 16).await;
     let tok = app.token("slowpoke").await;
     let uid = user_id(&app, &tok).await;
-    let id = app.create_task(&tok, "long").await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.create_task_id(&tok, "long").await;
     let mut slow = slow_socket(&app, &tok).await;
     slow.subscribe(&id, None).await;
     // Far more than fits in the socket buffers, all while the reader sleeps.

@@ -35,13 +35,6 @@ async fn node(db_url: &str, redis: &str) -> TestApp {
     TestApp::start(s, Arc::new(dir)).await
 }
 
-async fn task_id(app: &TestApp, token: &str, prompt: &str) -> String {
-    app.create_task(token, prompt).await["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_task_created_on_a_is_watched_on_b() {
     let db = fresh_postgres_url().await;
@@ -53,7 +46,7 @@ async fn postgres_task_created_on_a_is_watched_on_b() {
         user_b.request("subscribe_user", json!({})).await["type"],
         "subscribed"
     );
-    let id = task_id(&a, &tok, "cross-node").await;
+    let id = a.create_task_id(&tok, "cross-node").await;
     let (created, _) = user_b.until_type("taskCreated").await;
     assert_eq!(created["payload"]["videoId"], id.as_str());
 
@@ -81,7 +74,7 @@ async fn postgres_node_going_away_watcher_resumes_on_other_node() {
     let a = node(&db, &redis_url()).await;
     let b = node(&db, &redis_url()).await;
     let tok = a.token("bea").await;
-    let id = task_id(&a, &tok, "migrating watcher").await;
+    let id = a.create_task_id(&tok, "migrating watcher").await;
     let mut w = Ws::authed(&a, &tok).await;
     w.subscribe(&id, None).await;
     drive(&a.state, &id, progress(10)).await;
@@ -120,7 +113,7 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     let a = node(&db, &redis_url()).await;
     let b = node(&db, &proxy.url).await;
     let tok = a.token("cyd").await;
-    let id = task_id(&a, &tok, "through an outage").await;
+    let id = a.create_task_id(&tok, "through an outage").await;
     let mut task_w = Ws::authed(&b, &tok).await;
     task_w.subscribe(&id, None).await;
     let mut user_w = Ws::authed(&b, &tok).await;
@@ -140,9 +133,11 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     // Published while B cannot hear: lost on the bus, kept in the log.
     drive(&a.state, &id, progress(30)).await;
     drive(&a.state, &id, progress(50)).await;
-    let id2 = task_id(&a, &tok, "born during the outage").await;
+    let id2 = a.create_task_id(&tok, "born during the outage").await;
     // B itself still takes requests while its Redis is away.
-    let id3 = task_id(&b, &tok, "created on B during the outage").await;
+    let id3 = b
+        .create_task_id(&tok, "created on B during the outage")
+        .await;
     proxy.restore();
     eventually("B reports the bus up", || async {
         b.json(Method::GET, "/ready", None, None).await.0 == 200
@@ -185,7 +180,7 @@ async fn postgres_redis_client_kill_pubsub_is_refilled() {
     let a = node(&db, &redis_url()).await;
     let b = node(&db, &proxy.url).await;
     let tok = a.token("dot").await;
-    let id = task_id(&a, &tok, "killed subscriber").await;
+    let id = a.create_task_id(&tok, "killed subscriber").await;
     let mut w = Ws::authed(&b, &tok).await;
     w.subscribe(&id, None).await;
     // Events flow continuously while Redis cuts B's subscriber, as it does with a
