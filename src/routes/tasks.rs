@@ -136,13 +136,20 @@ pub(super) fn parse_range(
     }
 }
 
+/// `page` (default 1) and `pageSize` (default 20, at most 100) of a paged list route.
+pub(super) fn paging(page: Option<&str>, page_size: Option<&str>) -> ApiResult<(i64, i64)> {
+    Ok((
+        parse_range("page", page, 1, 1, 1_000_000)?,
+        parse_range("pageSize", page_size, 20, 1, 100)?,
+    ))
+}
+
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let page = parse_range("page", q.page.as_deref(), 1, 1, 1_000_000)?;
-    let page_size = parse_range("pageSize", q.page_size.as_deref(), 20, 1, 100)?;
+    let (page, page_size) = paging(q.page.as_deref(), q.page_size.as_deref())?;
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| {

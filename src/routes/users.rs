@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiQuery};
-use super::tasks::parse_range;
+use super::tasks::paging;
 use crate::auth::{random_token, token_hash, AuthUser};
 use crate::billing::ledger::TxType;
 use crate::billing::plans::{Subscription, PLANS, STATUSES};
@@ -65,8 +65,7 @@ async fn transactions(
     user: AuthUser,
     ApiQuery(q): ApiQuery<TxQuery>,
 ) -> ApiResult<Json<Value>> {
-    let page = parse_range("page", q.page.as_deref(), 1, 1, 1_000_000)?;
-    let page_size = parse_range("pageSize", q.page_size.as_deref(), 20, 1, 100)?;
+    let (page, page_size) = paging(q.page.as_deref(), q.page_size.as_deref())?;
     let tx_type = match q.tx_type.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(t) => Some(TxType::parse(t).ok_or_else(|| {
