@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Abuse run: builds a release binary, starts it on loopback with production-like limits (the
+# defaults) and a fresh data dir, and runs scripts/abuse.py against it: a login flood, more
+# bogus logins than hashing slots, 1,000 unauthenticated sockets, 200 stalled request heads,
+# and foreign subscribe_task races. Prints what held; exits non-zero if something did not.
+# Bounded: every phase stops by itself (about 2 minutes in all); traffic stays on 127.0.0.0/8.
+#
+#   scripts/abuse.sh [extra abuse.py flags, e.g. --logins 100]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --bin taskhub
+data=$(mktemp -d)
+log="$data/server.log"
+TASKHUB_DATA_DIR="$data" TASKHUB_ADDR=127.0.0.1:0 TASKHUB_SIMULATOR_SECONDS=6 \
+  TASKHUB_POLL_INTERVAL_MS=300 RUST_LOG=warn ./target/release/taskhub serve >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/^taskhub listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+echo "taskhub (release) on port $port, pid $pid, data dir $data"
+status=0
+python3 scripts/abuse.py --port "$port" --pid "$pid" "$@" || status=$?
+if grep -q "panicked" "$log"; then echo "the server log has a panic:"; grep -n "panicked" "$log"; status=1; fi
+exit $status
