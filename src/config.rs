@@ -227,10 +227,13 @@ impl Settings {
             .with_context(|| format!("creating data dir {}", self.data_dir.display()))?;
         let path = self.data_dir.join("jwt_secret");
         let secret = match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= MIN_LEN => s.trim().to_string(),
+            Ok(s) if s.trim().len() >= MIN_LEN => {
+                crate::secret_file::restrict(&path)?;
+                s.trim().to_string()
+            }
             _ => {
                 let s = crate::auth::random_token(48);
-                std::fs::write(&path, &s).with_context(|| format!("writing {}", path.display()))?;
+                crate::secret_file::write(&path, &s)?;
                 tracing::warn!(path = %path.display(), "JWT_SECRET unset: generated a development secret and stored it in the data dir");
                 s
             }

@@ -19,6 +19,7 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`secret_file`]: owner-only files for generated secrets.
 
 pub mod auth;
 pub mod billing;
@@ -30,6 +31,7 @@ pub mod hub;
 pub mod media;
 pub mod providers;
 pub mod routes;
+pub mod secret_file;
 pub mod startup;
 pub mod state;
 pub mod store;
