@@ -19,6 +19,7 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
 //! - [`secret_file`]: owner-only files for generated secrets.
 
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod hub;
 pub mod media;
 pub mod providers;
