@@ -227,10 +227,13 @@ impl Settings {
             .with_context(|| format!("creating data dir {}", self.data_dir.display()))?;
         let path = self.data_dir.join("jwt_secret");
         let secret = match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= MIN_LEN => s.trim().to_string(),
+            Ok(s) if s.trim().len() >= MIN_LEN => {
+                crate::secret_file::restrict(&path)?;
+                s.trim().to_string()
+            }
             _ => {
                 let s = crate::auth::random_token(48);
-                std::fs::write(&path, &s).with_context(|| format!("writing {}", path.display()))?;
+                crate::secret_file::write(&path, &s)?;
                 tracing::warn!(path = %path.display(), "JWT_SECRET unset: generated a development secret and stored it in the data dir");
                 s
             }
@@ -278,6 +281,7 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_MEDIA_COPY              copy finished videos into the data dir [true]
   TASKHUB_MEDIA_MAX_BYTES         largest file copied from a provider [1073741824]
   TASKHUB_MEDIA_BASE_URL          prefix of media URLs, e.g. https://hub.example.com [relative]
+  TASKHUB_MEDIA_URL_TTL_SECS      how long a media URL works after a task is read [3600]
   TASKHUB_WEBHOOK_TIMEOUT_MS      time limit of one webhook delivery [10000]
   TASKHUB_WEBHOOK_SECRET          signs webhook bodies (X-Taskhub-Signature) [unset]
   TASKHUB_ALLOW_PRIVATE_URLS      webhooks/reference images may reach private addresses [dev only]
@@ -303,6 +307,10 @@ Billing:
   TASKHUB_STRIPE_WEBHOOK_TOLERANCE_SECS  accepted Stripe-Signature age [300]
   TASKHUB_API_KEYS                accept X-API-Key and offer /api/users/api-keys [true]
   TASKHUB_CREDIT_SWEEP_INTERVAL_SECS  how often expired credits are swept [60]
+  TASKHUB_PAYMENT_RETURN_ORIGINS  origins returnUrl may use, comma-separated [dev: loopback; production: none]
+  TASKHUB_REFRESH_TOKEN_RETENTION_DAYS  delete refresh tokens expired/revoked this long ago [30]
+  TASKHUB_WEBHOOK_EVENT_RETENTION_DAYS  delete processed Stripe event ids this old (min 4) [30]
+  TASKHUB_PRUNE_INTERVAL_SECS     how often the two deletions above run [3600]
 WebSocket hub:
   TASKHUB_WS_HEARTBEAT_INTERVAL_MS  WS ping interval; two missed pings drop the peer [25000]
   TASKHUB_WS_AUTH_TIMEOUT_MS      time a socket may stay unauthenticated [10000]

@@ -33,6 +33,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 422 with a specific code (e.g. `invalidReturnUrl`).
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
     #[error("{0}")]
     InsufficientCredits(String),
     #[error("{0}")]
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
@@ -82,6 +86,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payloadTooLarge",
             Self::UnsupportedMediaType(_) => "unsupportedMediaType",
+            Self::Unprocessable(code, _) => code,
             Self::InsufficientCredits(_) => "insufficientCredits",
             Self::RateLimited(_) => "rateLimited",
             Self::Unavailable(code, _) => code,
@@ -141,13 +146,16 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
             }
-            JsonRejection::JsonDataError(e) => ApiError::Validation(vec![(
-                "body".into(),
-                e.body_text().replace(
+            JsonRejection::JsonDataError(e) => {
+                let text = e.body_text().replace(
                     "Failed to deserialize the JSON body into the target type: ",
                     "",
-                ),
-            )]),
+                );
+                match unknown_field_name(&text) {
+                    Some(name) => unknown_field(name),
+                    None => ApiError::Validation(vec![("body".into(), text)]),
+                }
+            }
             JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest("malformed JSON body".into()),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge("request body too large".into())
@@ -171,6 +179,23 @@ impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         ApiError::BadRequest(format!("invalid path: {}", r.body_text()))
     }
+}
+
+/// A 422 for a field the route does not know (structs with `deny_unknown_fields`): the field
+/// is named, so a client learns its input was not taken as meant instead of being charged for
+/// something else.
+pub fn unknown_field(name: &str) -> ApiError {
+    let name: String = name.chars().take(100).collect();
+    ApiError::Validation(vec![(
+        name.clone(),
+        "unknown field; this route accepts only its documented fields".to_string(),
+    )])
+}
+
+/// The field serde's `unknown field `x`, expected …` error names.
+fn unknown_field_name(text: &str) -> Option<&str> {
+    let rest = text.split_once("unknown field `")?.1;
+    Some(rest.split_once('`')?.0)
 }
 
 /// The success envelope `{"success": true, "data": …}`.

@@ -19,6 +19,8 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
+//! - [`secret_file`]: owner-only files for generated secrets.
 
 pub mod auth;
 pub mod billing;
@@ -26,10 +28,12 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod hub;
 pub mod media;
 pub mod providers;
 pub mod routes;
+pub mod secret_file;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -32,6 +32,7 @@ impl Application {
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
+        store.set_media_urls(crate::media::MediaUrls::new(&settings));
         store.migrate().await?;
         let shutdown = CancellationToken::new();
         let bus: Arc<dyn Bus> = match settings.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -87,6 +88,7 @@ impl Application {
         let token = state.shutdown.clone();
         let app = crate::routes::router(state.clone());
         crate::billing::spawn_expiry_sweep(state.clone());
+        crate::housekeeping::spawn(state.clone());
         tokio::spawn({
             let token = token.clone();
             async move {

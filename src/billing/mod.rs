@@ -10,6 +10,7 @@
 pub mod ledger;
 pub mod plans;
 pub mod prices;
+pub mod return_url;
 pub mod stripe;
 pub mod webhook;
 
@@ -60,6 +61,17 @@ pub struct BillingSettings {
     pub api_keys: bool,
     /// How often expired credit lots are swept into `expired` ledger rows.
     pub credit_sweep_interval_secs: u64,
+    /// Comma-separated origins (`https://app.example.com`) a payment's `returnUrl` may point
+    /// at; a relative `returnUrl` is resolved against the first. Empty: loopback origins in
+    /// development, none in production. See [`return_url`].
+    pub payment_return_origins: String,
+    /// Housekeeping: refresh tokens expired or revoked longer ago than this are deleted.
+    pub refresh_token_retention_days: i64,
+    /// Housekeeping: processed Stripe webhook event ids older than this are deleted (Stripe
+    /// retries an event for 3 days, so keep this above that).
+    pub webhook_event_retention_days: i64,
+    /// How often the housekeeping sweep runs.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for BillingSettings {
@@ -85,6 +97,10 @@ impl Default for BillingSettings {
             stripe_webhook_tolerance_secs: 300,
             api_keys: true,
             credit_sweep_interval_secs: 60,
+            payment_return_origins: String::new(),
+            refresh_token_retention_days: 30,
+            webhook_event_retention_days: 30,
+            prune_interval_secs: 3600,
         }
     }
 }

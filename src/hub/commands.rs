@@ -148,8 +148,8 @@ impl Session {
                 });
             }
         };
-        let payload =
-            json!({ "videoId": task.id, "task": task.to_json(), "replayed": replay.len() });
+        let snapshot = inner.store.task_json(&task);
+        let payload = json!({ "videoId": task.id, "task": snapshot, "replayed": replay.len() });
         let subscribed = protocol::frame("subscribed", payload, rid);
         let terminal = task.status().is_terminal();
         if self

@@ -1,23 +1,21 @@
 //! Finished videos and thumbnails, copied from the provider into `{data_dir}/media/` and
-//! served at stable URLs `/media/{videoId}.{ext}?sig=…`.
+//! served at `/media/{videoId}.{ext}?exp=…&sig=…`.
 //!
 //! Why a signature: a `<video>` element cannot send a bearer token, and a `videoId` alone is
-//! not a secret (UUIDv7, partly a timestamp). The `sig` is an HMAC of the file name under a
-//! key derived from the JWT secret, so the URL is an unguessable capability that is only ever
-//! sent to the task's owner, never expires (task JSON and event logs keep working), and is
-//! revoked wholesale by rotating `JWT_SECRET`. Deleting a task deletes its files.
+//! not a secret (UUIDv7, partly a timestamp). Tasks store the media key (the file name); the
+//! signed, expiring URL is made when a task is read for its owner ([`urls`]). Deleting a task
+//! deletes its files.
+
+pub mod urls;
 
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
 
+pub use self::urls::{Denied, MediaUrls};
 use crate::config::Settings;
 use crate::providers::{Download, Variant};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Path prefix of media URLs.
 pub const ROUTE: &str = "/media";
@@ -26,9 +24,7 @@ const EXTENSIONS: [&str; 6] = ["mp4", "webm", "mov", "jpg", "png", "webp"];
 #[derive(Clone)]
 pub struct MediaStore {
     dir: PathBuf,
-    key: [u8; 32],
-    /// Put before `/media/…` in URLs; empty means relative URLs.
-    base_url: String,
+    urls: MediaUrls,
     max_bytes: u64,
 }
 
@@ -42,21 +38,16 @@ pub enum SaveError {
 
 impl MediaStore {
     pub fn new(settings: &Settings) -> Self {
-        let mut mac = HmacSha256::new_from_slice(settings.jwt_secret.expose().as_bytes())
-            .expect("HMAC takes keys of any length");
-        mac.update(b"taskhub media url v1");
         Self {
             dir: settings.data_dir.join("media"),
-            key: mac.finalize().into_bytes().into(),
-            base_url: settings
-                .poller
-                .media_base_url
-                .clone()
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_string(),
+            urls: MediaUrls::new(settings),
             max_bytes: settings.poller.media_max_bytes,
         }
+    }
+
+    /// Signs and checks media URLs.
+    pub fn urls(&self) -> &MediaUrls {
+        &self.urls
     }
 
     /// `video_….mp4` for the content type the provider stated.
@@ -91,34 +82,6 @@ impl MediaStore {
 
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
-    }
-
-    fn mac(&self, file: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("32-byte key");
-        mac.update(file.as_bytes());
-        mac
-    }
-
-    /// 128 bits of the file's HMAC, hex.
-    pub fn sign(&self, file: &str) -> String {
-        hex::encode(&self.mac(file).finalize().into_bytes()[..16])
-    }
-
-    pub fn verify(&self, file: &str, sig: &str) -> bool {
-        match hex::decode(sig) {
-            Ok(raw) if raw.len() == 16 => self.mac(file).verify_truncated_left(&raw).is_ok(),
-            _ => false,
-        }
-    }
-
-    /// The stable URL of a stored file.
-    pub fn url(&self, file: &str) -> String {
-        format!("{}{ROUTE}/{file}?sig={}", self.base_url, self.sign(file))
-    }
-
-    /// Whether `url` points into this media store (rather than at a provider).
-    pub fn is_ours(&self, url: &str) -> bool {
-        url.starts_with(&format!("{}{ROUTE}/", self.base_url))
     }
 
     /// Streams a download into `file` (through a temporary name, so a half-written file is
@@ -175,28 +138,6 @@ impl MediaStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
-
-    fn store(secret: &str) -> MediaStore {
-        let settings = Settings {
-            jwt_secret: Secret::new(secret),
-            ..Settings::default()
-        };
-        MediaStore::new(&settings)
-    }
-
-    #[test]
-    fn signatures_bind_the_file_and_the_secret() {
-        let a = store("fake-secret-a-0123456789abcdef0123456789");
-        let f = "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.mp4";
-        let sig = a.sign(f);
-        assert!(a.verify(f, &sig));
-        assert!(!a.verify("video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c.mp4", &sig));
-        assert!(!store("fake-secret-b-0123456789abcdef0123456789").verify(f, &sig));
-        assert!(!a.verify(f, "zz"));
-        assert!(a.url(f).starts_with("/media/video_"));
-        assert!(a.is_ours(&a.url(f)));
-    }
 
     #[test]
     fn only_well_formed_names_are_valid() {

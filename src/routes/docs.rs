@@ -91,7 +91,7 @@ pub const OPERATIONS: &[Op] = &[
     op("post", "/api/payments/{paymentId}/dev-complete", "payments", "Development only: complete a payment locally, no money moves", User, "", ""),
     op("post", "/api/payments/webhook/stripe", "payments", "Stripe webhook (Stripe-Signature verified, each event once)", Open, "raw", ""),
     op("post", "/api/payments/stripe/refund", "admin", "Refund a payment in full or part and take the credits back", Admin, "Refund", ""),
-    op("get", "/media/{file}", "media", "A finished video (`{videoId}.mp4`) or thumbnail (`.jpg`) at its signed URL; Range requests get 206", Open, "", "sig"),
+    op("get", "/media/{file}", "media", "A finished video (`{videoId}.mp4`) or thumbnail (`.jpg`) at its signed, expiring URL; Range requests get 206; 403 mediaUrlExpired / invalidSignature", Open, "", "exp,sig"),
     op("get", "/openapi.json", "docs", "This document", Open, "", ""),
     op("get", "/docs", "docs", "A viewer for this document", Open, "", ""),
 ];

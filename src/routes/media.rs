@@ -1,7 +1,9 @@
-//! `GET /media/{file}?sig=…`: finished videos and thumbnails, with HTTP range requests
+//! `GET /media/{file}?exp=…&sig=…`: finished videos and thumbnails, with HTTP range requests
 //! (browsers seek with them; `ServeFile` answers `206 Partial Content`). No bearer token: a
 //! `<video>` element cannot send one, so the URL's signature is the permission (see
-//! [`crate::media`]). A bad signature looks exactly like a missing file.
+//! [`crate::media::urls`]). A forged or missing signature is 403 `invalidSignature`, an
+//! expired one 403 `mediaUrlExpired` (re-read the task for a fresh URL); both are decided
+//! before the file is looked at, so they say nothing about whether it exists.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue};
@@ -13,7 +15,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::error::ApiError;
-use crate::media::{MediaStore, ROUTE};
+use crate::media::{Denied, MediaStore, ROUTE};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -22,6 +24,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct SigQuery {
+    exp: Option<String>,
     sig: Option<String>,
 }
 
@@ -32,11 +35,30 @@ async fn serve(
     req: Request,
 ) -> Response {
     let media = &state.video.media;
-    let allowed = MediaStore::is_valid_name(&file)
-        && q.sig.as_deref().is_some_and(|sig| media.verify(&file, sig));
-    if !allowed {
+    if !MediaStore::is_valid_name(&file) {
         return ApiError::not_found("media").into_response();
     }
+    let now = crate::store::now_ms() / 1000;
+    let exp = match media
+        .urls()
+        .check(&file, q.exp.as_deref(), q.sig.as_deref(), now)
+    {
+        Ok(exp) => exp,
+        Err(Denied::Expired) => {
+            return ApiError::Forbidden(
+                "mediaUrlExpired",
+                "this media URL has expired; read the task again for a fresh one".into(),
+            )
+            .into_response()
+        }
+        Err(Denied::Invalid) => {
+            return ApiError::Forbidden(
+                "invalidSignature",
+                "the media URL's signature is missing or invalid".into(),
+            )
+            .into_response()
+        }
+    };
     let path = media.path(&file);
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return ApiError::not_found("media").into_response();
@@ -45,10 +67,14 @@ async fn serve(
         Ok(r) => r.into_response(),
         Err(never) => match never {},
     };
-    // The content of a name never changes; the signature keeps it private to its holders.
+    // The content of a name never changes; caches may keep it while the URL is valid.
+    let max_age = (exp - now).clamp(0, 86_400);
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}, immutable")) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
     resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400, immutable"),
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     resp
 }

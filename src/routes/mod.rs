@@ -5,6 +5,7 @@ pub mod docs;
 mod extract;
 pub mod health;
 mod home;
+mod hygiene;
 pub mod media;
 pub mod payments;
 mod refunds;
@@ -48,7 +49,8 @@ pub fn router(state: AppState) -> Router {
     app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
+        .layer(axum::middleware::map_response(hygiene::nosniff))
         .with_state(state)
 }
 

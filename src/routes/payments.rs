@@ -71,7 +71,7 @@ async fn packages(State(state): State<AppState>) -> Json<Value> {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateBody {
     package: String,
     return_url: String,
@@ -114,7 +114,18 @@ fn check_create<'a>(
     let return_url = url::Url::parse(&body.return_url)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && body.return_url.len() <= 2048)
-        .ok_or_else(|| ApiError::field("returnUrl", "must be an http(s) URL"))?;
+        .map(|u| u.to_string())
+        .or_else(|| {
+            body.return_url
+                .starts_with('/')
+                .then(|| body.return_url.clone())
+        })
+        .ok_or_else(|| ApiError::field("returnUrl", "must be an http(s) URL or a path"))?;
+    let return_url = crate::billing::return_url::check(
+        &return_url,
+        &b.payment_return_origins,
+        state.settings.is_production(),
+    )?;
     Ok((package, return_url))
 }
 

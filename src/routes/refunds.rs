@@ -22,7 +22,7 @@ use crate::state::AppState;
 use crate::store::{Payment, Reversal, StoreError};
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct RefundBody {
     payment_id: String,
     /// In the payment's currency (`4.95`); absent means everything still refundable.

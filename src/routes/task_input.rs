@@ -12,8 +12,10 @@ use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 
 /// The raw fields, as a client may send them (`duration` is the older clients' `seconds`).
+/// Creating a task costs credits, so an unknown field (say `reference_image_url`, which would
+/// silently make an image task a text one) is a 422 naming it, not ignored.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTaskBody {
     pub prompt: Option<String>,
     pub model: Option<String>,
@@ -192,7 +194,7 @@ async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<Tas
             "quality" => body.quality = Some(text),
             "webhookUrl" => body.webhook_url = Some(text),
             "referenceImageUrl" => body.reference_image_url = Some(text),
-            _ => {}
+            other => return Err(crate::error::unknown_field(other)),
         }
     }
     let Some((data, ext)) = image else {

@@ -58,7 +58,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = task_input::read(req, &state.settings).await?;
     let task = create_task(&state, &user, input, None).await?;
-    Ok((StatusCode::CREATED, ok(task.to_json())))
+    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
 }
 
 /// Checks the plan (allowed, active, not expired), then stores the task, its charge and its
@@ -162,7 +162,7 @@ async fn list(
         .store
         .list_user_tasks(&user.id, status, page, page_size)
         .await?;
-    let items: Vec<Value> = items.iter().map(Task::to_json).collect();
+    let items: Vec<Value> = items.iter().map(|t| state.store.task_json(t)).collect();
     Ok(ok(
         json!({ "items": items, "total": total, "page": page, "pageSize": page_size }),
     ))
@@ -185,7 +185,8 @@ async fn get_one(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(ok(user_task(&state, &user, id).await?.to_json()))
+    let task = user_task(&state, &user, id).await?;
+    Ok(ok(state.store.task_json(&task)))
 }
 
 #[derive(Deserialize)]
@@ -230,14 +231,28 @@ async fn cancel(
     };
     publish(&state, &event).await;
     crate::tasks::services::after_cancel(&state, &task, &event).await;
-    Ok(ok(task.to_json()))
+    Ok(ok(state.store.task_json(&task)))
 }
 
+/// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
+/// honoured, so one with fields is refused rather than charged for as something else.
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
+            Ok(map) if map.is_empty() => {}
+            Ok(map) => {
+                return Err(crate::error::unknown_field(
+                    map.keys().next().map_or("", |k| k),
+                ))
+            }
+            Err(_) => return Err(ApiError::field("body", "retry takes no body")),
+        }
+    }
     let old = user_task(&state, &user, id).await?;
     if old.status() != TaskStatus::Failed {
         return Err(ApiError::Conflict(format!(
@@ -256,7 +271,7 @@ async fn retry(
         input_image: old.input_image,
     };
     let task = create_task(&state, &user, input, Some(old.id)).await?;
-    Ok((StatusCode::CREATED, ok(task.to_json())))
+    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
 }
 
 async fn delete(
@@ -293,12 +308,13 @@ async fn content(
             task.status
         )));
     };
+    let urls = state.video.media.urls();
     Ok(ok(json!({
         "videoId": task.id,
         "externalVideoId": task.external_id,
-        "copied": state.video.media.is_ours(&url),
-        "url": url,
-        "thumbnailUrl": task.thumbnail_url,
+        "copied": crate::media::MediaUrls::key_of(&url).is_some(),
+        "url": urls.present(&url),
+        "thumbnailUrl": task.thumbnail_url.as_deref().map(|t| urls.present(t)),
     })))
 }
 

@@ -155,7 +155,7 @@ async fn revoke_key(
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PlanBody {
     plan: String,
     #[serde(default = "active")]

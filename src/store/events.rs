@@ -101,6 +101,8 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter().map(TaskEvent::try_from).collect()
+        rows.into_iter()
+            .map(|r| TaskEvent::try_from(r).map(|e| self.client_event(e)))
+            .collect()
     }
 }

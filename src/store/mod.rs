@@ -18,6 +18,7 @@ mod hub;
 mod ledger;
 mod payments;
 mod poller;
+mod prune;
 mod tasks;
 mod users;
 
@@ -89,6 +90,8 @@ pub struct Store {
     dialect: Dialect,
     /// How long refunded task credits stay usable at least (billing setting).
     refund_grace_ms: i64,
+    /// Signs media keys in tasks and events read for clients (unset: keys shown as stored).
+    media_urls: Option<crate::media::MediaUrls>,
 }
 
 impl std::fmt::Debug for Store {
@@ -138,6 +141,7 @@ impl Store {
             pool,
             dialect,
             refund_grace_ms: 7 * 24 * 3600 * 1000,
+            media_urls: None,
         })
     }
 
@@ -168,6 +172,29 @@ impl Store {
 
     pub fn set_refund_grace_ms(&mut self, ms: i64) {
         self.refund_grace_ms = ms.max(0);
+    }
+
+    /// From now on, tasks ([`Store::task_json`]) and events this store returns carry signed
+    /// media URLs where the database holds media keys.
+    pub fn set_media_urls(&mut self, urls: crate::media::MediaUrls) {
+        self.media_urls = Some(urls);
+    }
+
+    /// The task as clients see it: [`Task::to_json`] with its media URLs signed.
+    pub fn task_json(&self, task: &Task) -> serde_json::Value {
+        let mut v = task.to_json();
+        if let (Some(urls), Some(result)) = (&self.media_urls, v.get_mut("result")) {
+            urls.sign_result(result);
+        }
+        v
+    }
+
+    /// An event as clients see it: its payload's media URLs signed.
+    pub(crate) fn client_event(&self, mut event: TaskEvent) -> TaskEvent {
+        if let Some(urls) = &self.media_urls {
+            urls.sign_payload(&mut event.payload);
+        }
+        event
     }
 
     /// True when a trivial query answers within two seconds.

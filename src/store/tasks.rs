@@ -90,7 +90,7 @@ impl Task {
         }
     }
 
-    /// The task as REST `data` and WS `subscribed.task` show it.
+    /// The task as stored (media keys unsigned); clients get [`Store::task_json`].
     pub fn to_json(&self) -> Value {
         json!({
             "videoId": self.id,
@@ -218,7 +218,7 @@ impl Store {
             .await?;
         let event = insert_event(&mut tx, &task, EventType::TaskCreated).await?;
         tx.commit().await?;
-        Ok((task, event))
+        Ok((task, self.client_event(event)))
     }
 
     pub async fn get_task(&self, video_id: &str) -> StoreResult<Task> {
@@ -324,7 +324,7 @@ impl Store {
         .await?;
         let ev = insert_event(&mut tx, &task, event).await?;
         tx.commit().await?;
-        Ok(Some((task, ev)))
+        Ok(Some((task, self.client_event(ev))))
     }
 
     /// Credits to give back for a task that failed or was cancelled, moved inside `tx` (a

@@ -309,13 +309,13 @@ impl Driver {
             lease
                 .ensure(provider.max_download_ms().saturating_mul(2))
                 .await?;
-            let media = &self.state.video.media;
+            // The media keys are stored; URLs are signed when the task is read.
             let video = self.copy(task, provider, status, Variant::Video).await?;
-            let thumb = match self.copy(task, provider, status, Variant::Thumbnail).await {
-                Ok(file) => Some(media.url(&file)),
-                Err(_) => None,
-            };
-            (media.url(&video), thumb)
+            let thumb = self
+                .copy(task, provider, status, Variant::Thumbnail)
+                .await
+                .ok();
+            (video, thumb)
         } else {
             let url = provider.content_url(ext, Variant::Video).ok_or_else(|| {
                 StepError::Fail(TaskError {

@@ -50,6 +50,9 @@ pub struct PollerSettings {
     pub media_max_bytes: u64,
     /// Prefix of media URLs, e.g. `https://hub.example.com`; unset: relative `/media/…`.
     pub media_base_url: Option<String>,
+    /// How long a media URL works after it is handed out (signed when a task or event is
+    /// read; a client re-reads the task for a fresh one).
+    pub media_url_ttl_secs: u64,
     /// Time limit of one webhook delivery.
     pub webhook_timeout_ms: u64,
     /// When set, webhooks carry `X-Taskhub-Signature: sha256=<HMAC of the body>`.
@@ -82,6 +85,7 @@ impl Default for PollerSettings {
             media_copy: true,
             media_max_bytes: 1 << 30,
             media_base_url: None,
+            media_url_ttl_secs: 3600,
             webhook_timeout_ms: 10_000,
             webhook_secret: Secret::default(),
             allow_private_urls: None,

@@ -8,6 +8,7 @@ mod auth;
 mod billing;
 mod credits;
 mod docs;
+mod hardening;
 mod ledger_check;
 mod malformed;
 mod payments;

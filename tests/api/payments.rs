@@ -25,6 +25,7 @@ pub fn with_stripe(mock: &StripeMock) -> impl FnOnce(&mut Settings) + '_ {
         s.billing.stripe_api_base = mock.base.clone();
         s.billing.stripe_secret_key = Secret::new("sk_test_fake_123");
         s.billing.stripe_webhook_secret = Secret::new(WHSEC);
+        s.billing.payment_return_origins = "https://app.example,https://a.example".into();
     }
 }
 
