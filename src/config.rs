@@ -98,6 +98,8 @@ pub struct Settings {
     pub provider: String,
     /// Where `test-pages/` and `clients/js/` live (default: the source checkout).
     pub assets_dir: Option<PathBuf>,
+    /// Let development (test login, private URLs, local payments) listen beyond loopback.
+    pub allow_public_dev: bool,
     /// Plans, prices, credits, packages, Stripe, API keys.
     #[serde(flatten)]
     pub billing: crate::billing::BillingSettings,
@@ -129,6 +131,7 @@ impl Default for Settings {
             log_format: "pretty".into(),
             assets_dir: None,
             provider: "simulator".into(),
+            allow_public_dev: false,
             billing: Default::default(),
             poller: Default::default(),
             hub: Default::default(),
@@ -184,6 +187,20 @@ impl Settings {
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// Development turns on test login, private-address URLs and local payments, so it
+    /// listens on loopback only (127.0.0.0/8, ::1) unless `TASKHUB_ALLOW_PUBLIC_DEV` says so.
+    pub fn check_exposure(&self) -> anyhow::Result<()> {
+        if self.is_production() || self.allow_public_dev || self.addr.ip().is_loopback() {
+            return Ok(());
+        }
+        bail!(
+            "refusing to listen on {} in development: test login, private-address URLs and \
+             local payments would be public; set TASKHUB_ENV=production, listen on 127.0.0.1, \
+             or set TASKHUB_ALLOW_PUBLIC_DEV=true",
+            self.addr
+        )
     }
 
     pub fn test_pages_enabled(&self) -> bool {
@@ -286,6 +303,11 @@ Settings (defaults < taskhub.toml or TASKHUB_CONFIG file < environment; .env is 
   TASKHUB_WEBHOOK_SECRET          signs webhook bodies (X-Taskhub-Signature) [unset]
   TASKHUB_ALLOW_PRIVATE_URLS      webhooks/reference images may reach private addresses [dev only]
   TASKHUB_MODELS                  model list as TOML/JSON, e.g. in taskhub.toml [[models]] [sora-2, sora-2-pro]
+  TASKHUB_ALLOW_PUBLIC_DEV        let development listen on a non-loopback address [false]
+  TASKHUB_SIMULATOR_DELETED_BYTES memory budget of the simulator's deleted-id set [1048576]
+  TASKHUB_REFERENCE_FETCH_TIMEOUT_MS  time limit of fetching referenceImageUrl at creation [10000]
+  TASKHUB_UPLOAD_SWEEP_INTERVAL_SECS  how often uploads no task refers to are removed [3600]
+  TASKHUB_UPLOAD_ORPHAN_GRACE_SECS    age before an upload no task refers to is removed [3600]
 Billing:
   TASKHUB_SIGNUP_BONUS_CREDITS    credits for every new user [100]
   TASKHUB_SIGNUP_BONUS_DAYS       days until the signup bonus expires, 0 never [30]

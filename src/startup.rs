@@ -28,6 +28,7 @@ pub struct Application {
 impl Application {
     /// Connects the store (migrating it), the bus, and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        settings.check_exposure()?;
         settings.ensure_jwt_secret()?;
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
@@ -89,6 +90,7 @@ impl Application {
         let app = crate::routes::router(state.clone());
         crate::billing::spawn_expiry_sweep(state.clone());
         crate::housekeeping::spawn(state.clone());
+        crate::tasks::uploads::spawn_orphan_sweep(state.clone());
         tokio::spawn({
             let token = token.clone();
             async move {

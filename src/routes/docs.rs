@@ -88,7 +88,7 @@ pub const OPERATIONS: &[Op] = &[
     op("get", "/api/payments/packages", "payments", "Credit packages and prices", Open, "", ""),
     op("post", "/api/payments/stripe/create", "payments", "Start a Stripe Checkout payment (503 paymentsNotConfigured without keys)", User, "CreatePayment", ""),
     op("get", "/api/payments/{paymentId}", "payments", "One of the user's payments", User, "", ""),
-    op("post", "/api/payments/{paymentId}/dev-complete", "payments", "Development only: complete a payment locally, no money moves", User, "", ""),
+    op("post", "/api/payments/{paymentId}/dev-complete", "payments", "Development only: complete a local test payment (localTest), no money moves; 403 notLocalTestPayment for Stripe payments", User, "", ""),
     op("post", "/api/payments/webhook/stripe", "payments", "Stripe webhook (Stripe-Signature verified, each event once)", Open, "raw", ""),
     op("post", "/api/payments/stripe/refund", "admin", "Refund a payment in full or part and take the credits back", Admin, "Refund", ""),
     op("get", "/media/{file}", "media", "A finished video (`{videoId}.mp4`) or thumbnail (`.jpg`) at its signed, expiring URL; Range requests get 206; 403 mediaUrlExpired / invalidSignature", Open, "", "exp,sig"),

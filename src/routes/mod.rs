@@ -35,11 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(payments::router())
         .merge(media::router())
-        .merge(ws::router())
-        .merge(crate::providers::simulator::router(
-            crate::providers::simulator::MOUNT_V1,
-            crate::providers::simulator::Simulator::new(settings.poller.simulator_seconds),
-        ));
+        .merge(ws::router());
+    app = mount_simulator(app, &settings);
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app
@@ -52,6 +49,27 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
         .layer(axum::middleware::map_response(hygiene::nosniff))
         .with_state(state)
+}
+
+/// The simulator has no authentication: it is mounted only in development with
+/// `TASKHUB_PROVIDER=simulator` (elsewhere its routes are 404). Production runs it apart
+/// (`taskhub simulator` on a private address, `TASKHUB_PROVIDER=openai`).
+fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) -> Router<AppState> {
+    use crate::providers::simulator::{router, Simulator, MOUNT_V1};
+    if settings.provider != "simulator" {
+        return app;
+    }
+    if settings.is_production() {
+        tracing::warn!("TASKHUB_PROVIDER=simulator in production: the simulator is not mounted, simulated tasks will fail; run `taskhub simulator` apart and use TASKHUB_PROVIDER=openai");
+        return app;
+    }
+    let p = &settings.poller;
+    let sim = Simulator::with_limits(
+        p.simulator_seconds,
+        settings.max_upload_bytes,
+        p.simulator_deleted_bytes,
+    );
+    app.merge(router(MOUNT_V1, sim))
 }
 
 async fn fallback(uri: Uri) -> ApiError {

@@ -246,7 +246,9 @@ async fn stripe_webhook(
     Ok(ok(outcome.to_json()))
 }
 
-/// Development only: completes a pending payment here, as a paid Checkout Session would.
+/// Development only: completes a pending local test payment (`localTest`, provider `local`)
+/// here, as a paid Checkout Session would; a Stripe payment is refused (403
+/// `notLocalTestPayment`), whatever its state at Stripe.
 async fn dev_complete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -259,6 +261,13 @@ async fn dev_complete(
         ));
     }
     let p = visible_payment(&state, &user, &id).await?;
+    if p.provider != "local" {
+        return Err(ApiError::Forbidden(
+            "notLocalTestPayment",
+            "dev-complete completes local test payments only; this payment goes through Stripe"
+                .into(),
+        ));
+    }
     let expires = expiry_after(now_ms(), state.settings.billing.purchased_credit_days);
     let mut tx = state.store.begin().await?;
     let done = state

@@ -1,7 +1,6 @@
 //! Parsing and validating a task-creation request: JSON (text-to-video) or multipart with an
-//! `image` part (image-to-video). Every problem is reported per field with a 422.
-
-use std::path::PathBuf;
+//! `image` part (image-to-video). Every problem is reported per field with a 422. Nothing is
+//! written here: an uploaded image is kept in memory until the plan and credit checks pass.
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -10,6 +9,7 @@ use serde_json::Value;
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::tasks::uploads::{self, ImageData};
 
 /// The raw fields, as a client may send them (`duration` is the older clients' `seconds`).
 /// Creating a task costs credits, so an unknown field (say `reference_image_url`, which would
@@ -37,13 +37,13 @@ pub struct TaskInput {
     pub quality: String,
     pub webhook_url: Option<String>,
     pub reference_image_url: Option<String>,
-    /// Saved upload, relative to the data dir.
-    pub input_image: Option<String>,
+    /// The uploaded image, not stored yet (stored after the checks, by `create_task`).
+    pub image: Option<ImageData>,
 }
 
 impl TaskInput {
     pub fn kind(&self) -> &'static str {
-        if self.input_image.is_some() || self.reference_image_url.is_some() {
+        if self.image.is_some() || self.reference_image_url.is_some() {
             "imageToVideo"
         } else {
             "textToVideo"
@@ -127,7 +127,7 @@ pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInpu
         quality,
         webhook_url: body.webhook_url,
         reference_image_url: body.reference_image_url,
-        input_image: None,
+        image: None,
     })
 }
 
@@ -157,20 +157,16 @@ pub async fn read(req: Request, settings: &Settings) -> ApiResult<TaskInput> {
 
 async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<TaskInput> {
     let mut body = CreateTaskBody::default();
-    let mut image: Option<(bytes::Bytes, &'static str)> = None;
+    let mut image: Option<ImageData> = None;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
         if name == "image" || name == "input_reference" {
-            let ext = match field.content_type().unwrap_or("") {
-                "image/png" => "png",
-                "image/jpeg" | "image/jpg" => "jpg",
-                "image/webp" => "webp",
-                other => {
-                    return Err(ApiError::field(
-                        "image",
-                        format!("must be PNG, JPEG or WebP (got '{other}')"),
-                    ))
-                }
+            let ctype = field.content_type().unwrap_or("").to_string();
+            let Some(ext) = uploads::ext_for(&ctype) else {
+                return Err(ApiError::field(
+                    "image",
+                    format!("must be PNG, JPEG or WebP (got '{ctype}')"),
+                ));
             };
             let data = field.bytes().await.map_err(multipart_error)?;
             if data.is_empty() {
@@ -182,7 +178,7 @@ async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<Tas
                     settings.max_upload_bytes
                 )));
             }
-            image = Some((data, ext));
+            image = Some(ImageData { bytes: data, ext });
             continue;
         }
         let text = field.text().await.map_err(multipart_error)?;
@@ -197,14 +193,14 @@ async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<Tas
             other => return Err(crate::error::unknown_field(other)),
         }
     }
-    let Some((data, ext)) = image else {
+    let Some(image) = image else {
         return Err(ApiError::field(
             "image",
             "a multipart request needs an image part",
         ));
     };
     let mut input = validate(body, settings)?;
-    input.input_image = Some(save_upload(settings, &data, ext).await?);
+    input.image = Some(image);
     Ok(input)
 }
 
@@ -214,19 +210,4 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     } else {
         ApiError::BadRequest(format!("invalid multipart body: {}", e.body_text()))
     }
-}
-
-/// Saves an uploaded image under `{data_dir}/uploads/` and returns its relative path.
-async fn save_upload(settings: &Settings, data: &[u8], ext: &str) -> ApiResult<String> {
-    let rel = format!("uploads/{}.{ext}", uuid::Uuid::new_v4());
-    let path: PathBuf = settings.data_dir.join(&rel);
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(anyhow::Error::from)?;
-    }
-    tokio::fs::write(&path, data)
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(rel)
 }

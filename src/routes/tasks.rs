@@ -14,6 +14,7 @@ use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{NewTask, Task};
 use crate::tasks::lifecycle::{TaskChange, TaskStatus};
+use crate::tasks::uploads;
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -61,8 +62,10 @@ async fn create(
     Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
 }
 
-/// Checks the plan (allowed, active, not expired), then stores the task, its charge and its
-/// `taskCreated` event in one transaction (402 when credits are short), then publishes.
+/// Checks the plan (allowed, active, not expired) and the balance; only then fetches a
+/// `referenceImageUrl` (422 when it fails) and stores the image; then stores the task, its
+/// charge and its `taskCreated` event in one transaction (402 when credits are short), then
+/// publishes. A stored image is removed again if the task is not created.
 async fn create_task(
     state: &AppState,
     user: &AuthUser,
@@ -81,23 +84,51 @@ async fn create_task(
             other => other.into(),
         })?;
     crate::billing::plans::check_can_generate(billing, &sub, crate::store::now_ms())?;
-    let price = billing.task_price(input.kind(), &input.quality);
+    let kind = input.kind();
+    let price = billing.task_price(kind, &input.quality);
+    if price > 0 {
+        let available = state.store.live_credits(&user.id).await?;
+        if available < price {
+            return Err(crate::store::StoreError::InsufficientCredits {
+                required: price,
+                available,
+            }
+            .into());
+        }
+    }
+    let image = match (input.image, &input.reference_image_url) {
+        (Some(image), _) => Some(image),
+        (None, Some(url)) => Some(uploads::fetch_reference(state, url).await?),
+        (None, None) => None,
+    };
+    let input_image = match &image {
+        Some(image) => Some(uploads::save(&state.settings, image).await?),
+        None => None,
+    };
     let new = NewTask {
         user_id: user.id.clone(),
         provider: state.settings.provider.clone(),
-        kind: input.kind().to_string(),
+        kind: kind.to_string(),
         model: input.model,
         prompt: input.prompt,
         seconds: input.seconds,
         size: input.size,
         quality: input.quality,
         reference_image_url: input.reference_image_url,
-        input_image: input.input_image,
+        input_image: input_image.clone(),
         webhook_url: input.webhook_url,
         retry_of,
         price,
     };
-    let (task, event) = state.store.create_task(new).await?;
+    let (task, event) = match state.store.create_task(new).await {
+        Ok(created) => created,
+        Err(e) => {
+            if let Some(rel) = &input_image {
+                uploads::remove(&state.settings, rel).await;
+            }
+            return Err(e.into());
+        }
+    };
     publish(state, &event).await;
     Ok(task)
 }
@@ -260,6 +291,13 @@ async fn retry(
             old.status
         )));
     }
+    // The retry gets its own copy of the image (each task removes its own upload).
+    let image = match &old.input_image {
+        Some(rel) => Some(uploads::read(&state.settings, rel).await.ok_or_else(|| {
+            ApiError::Conflict("the task's image is no longer available; create a new task".into())
+        })?),
+        None => None,
+    };
     let input = TaskInput {
         prompt: old.prompt,
         model: old.model,
@@ -268,7 +306,7 @@ async fn retry(
         quality: old.quality,
         webhook_url: old.webhook_url,
         reference_image_url: old.reference_image_url,
-        input_image: old.input_image,
+        image,
     };
     let task = create_task(&state, &user, input, Some(old.id)).await?;
     Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
@@ -280,7 +318,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = VideoId::parse(id)?;
-    state
+    let upload = state
         .store
         .delete_user_task(&user.id, &id.0)
         .await
@@ -289,6 +327,9 @@ async fn delete(
             other => other.into(),
         })?;
     state.video.media.remove_task(&id.0).await;
+    if let Some(rel) = upload {
+        uploads::remove(&state.settings, &rel).await;
+    }
     Ok(ok(json!({ "videoId": id.0, "deleted": true })))
 }
 

@@ -46,6 +46,20 @@ impl Store {
         Ok(n)
     }
 
+    /// The credits a spend could use now (live lots only), read without writing anything:
+    /// an early check; the spending transaction stays the authority.
+    pub async fn live_credits(&self, user_id: &str) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(remaining), 0) AS BIGINT) FROM credit_lots
+             WHERE user_id = $1 AND remaining > 0 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(user_id)
+        .bind(now_ms())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
     /// Balance and totals; lots that are due are expired first so they never count.
     pub async fn credit_summary(&self, user_id: &str) -> StoreResult<CreditSummary> {
         let now = now_ms();

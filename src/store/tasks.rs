@@ -337,12 +337,17 @@ impl Store {
             .await
     }
 
-    /// Deletes a terminal task and its events. An open task is a `Conflict`.
-    pub async fn delete_user_task(&self, user_id: &str, video_id: &str) -> StoreResult<()> {
+    /// Deletes a terminal task and its events, returning its upload path (for the caller to
+    /// remove). An open task is a `Conflict`.
+    pub async fn delete_user_task(
+        &self,
+        user_id: &str,
+        video_id: &str,
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.pool().begin().await?;
-        let deleted: Option<(String,)> = sqlx::query_as(
+        let deleted: Option<(Option<String>,)> = sqlx::query_as(
             "DELETE FROM tasks WHERE id = $1 AND user_id = $2
-               AND status IN ('completed', 'failed', 'cancelled') RETURNING id",
+               AND status IN ('completed', 'failed', 'cancelled') RETURNING input_image",
         )
         .bind(video_id)
         .bind(user_id)
@@ -367,7 +372,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(deleted.and_then(|(rel,)| rel))
+    }
+
+    /// Whether any task refers to the upload at `rel`.
+    pub async fn upload_in_use(&self, rel: &str) -> StoreResult<bool> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tasks WHERE input_image = $1")
+            .bind(rel)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
     }
 
     pub async fn user_task_stats(&self, user_id: &str) -> StoreResult<TaskStats> {

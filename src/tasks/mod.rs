@@ -8,4 +8,5 @@ pub mod outbound;
 pub mod poller;
 pub mod services;
 pub mod settings;
+pub mod uploads;
 pub mod webhook;

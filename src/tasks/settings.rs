@@ -61,6 +61,14 @@ pub struct PollerSettings {
     /// Let webhooks and reference-image fetches reach loopback/private addresses
     /// (default: only in development).
     pub allow_private_urls: Option<bool>,
+    /// Memory budget of the simulator's deleted-id set, in bytes.
+    pub simulator_deleted_bytes: usize,
+    /// Time limit of fetching a `referenceImageUrl` at task creation (connect + body).
+    pub reference_fetch_timeout_ms: u64,
+    /// How often uploads no task refers to are looked for and removed.
+    pub upload_sweep_interval_secs: u64,
+    /// An upload no task refers to is removed once it is this old.
+    pub upload_orphan_grace_secs: u64,
 }
 
 impl Default for PollerSettings {
@@ -89,6 +97,10 @@ impl Default for PollerSettings {
             webhook_timeout_ms: 10_000,
             webhook_secret: Secret::default(),
             allow_private_urls: None,
+            simulator_deleted_bytes: 1024 * 1024,
+            reference_fetch_timeout_ms: 10_000,
+            upload_sweep_interval_secs: 3_600,
+            upload_orphan_grace_secs: 3_600,
         }
     }
 }

@@ -230,10 +230,18 @@ async fn prices_and_credit_routes(backend: Backend) {
     assert_eq!(m["data"]["models"][0]["prices"]["imageToVideo"]["hd"], 35);
     let tok = app.token("shopper").await;
     let (_, a) = create(&app, &tok, json!({"prompt": "a", "quality": "hd"})).await;
+    // Reference images are fetched at creation: serve one locally.
+    let png = crate::provider_openai::Canned(
+        200,
+        vec![("content-type", "image/png".into())],
+        "PNG".into(),
+        std::time::Duration::ZERO,
+    );
+    let (images, _) = crate::provider_openai::spawn_mock(vec![png], None).await;
     let (_, b) = create(
         &app,
         &tok,
-        json!({"prompt": "b", "referenceImageUrl": "https://example.com/b.png"}),
+        json!({"prompt": "b", "referenceImageUrl": format!("{images}/b.png")}),
     )
     .await;
     assert_eq!(

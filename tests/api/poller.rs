@@ -303,16 +303,23 @@ async fn reference_images_by_url_reach_the_provider(backend: Backend) {
         (&b"PNGBYTES"[..], "image/png")
     );
 
-    let (_, bad) = create("from a page", format!("{images}/page")).await;
-    let id = bad["data"]["videoId"].as_str().unwrap().to_string();
+    // The URL is fetched once, at creation: a non-image is a 422 there and no task exists.
+    let (s, bad) = create("from a page", format!("{images}/page")).await;
+    assert_eq!(s, 422, "{bad}");
+    let why = bad["error"]["fields"]["referenceImageUrl"]
+        .as_str()
+        .unwrap();
+    assert!(why.contains("PNG, JPEG or WebP"), "{why}");
     poller.poll_once().await.unwrap();
-    let t = wait_for(&app, &tok, &id, |t| t["status"] == "failed").await;
-    assert_eq!(t["error"]["code"], "referenceImageUnavailable");
     assert_eq!(
         provider.creates.load(Ordering::SeqCst),
         1,
         "nothing sent for a non-image"
     );
+    let (_, list) = app
+        .json(Method::GET, "/api/video/tasks", Some(&tok), None)
+        .await;
+    assert_eq!(list["data"]["total"], 1, "{list}");
 }
 
 /// An envelope with the query (`exp`, `sig`) cut off its media URLs.

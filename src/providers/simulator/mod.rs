@@ -10,8 +10,15 @@
 //! The simulator keeps no job table: a job's whole description (creation time, duration,
 //! fate, model, seconds, size) is encoded in its id, so every node's simulator answers for
 //! every job (several nodes on one database poll each other's tasks) and memory never grows.
-//! Only deletions are remembered, per node, in a bounded set.
+//! Only deletions are remembered, per node, in a set bounded by bytes
+//! (`TASKHUB_SIMULATOR_DELETED_BYTES`). Ids longer than any the simulator issues
+//! ([`MAX_ID_BYTES`]) are refused with 400 before any lookup; JSON bodies are capped at
+//! [`MAX_JSON_BODY`], multipart ones at the largest upload plus 64 KiB.
+//!
+//! The app mounts it only in development with `TASKHUB_PROVIDER=simulator` (see
+//! `routes::router`); it has no authentication of its own.
 
+mod deleted;
 mod job;
 mod range;
 
@@ -23,10 +30,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dashmap::DashMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use self::deleted::DeletedSet;
 use self::job::{Spec, EXPIRES_AFTER_MS};
 pub use self::range::ranged;
 use super::wire::{VideoObject, POLL_AFTER_HEADER};
@@ -36,25 +43,41 @@ use crate::store::now_ms;
 pub const MOUNT_V1: &str = "/simulator/v1";
 pub static SAMPLE_MP4: &[u8] = include_bytes!("../../../assets/sample.mp4");
 pub static SAMPLE_JPG: &[u8] = include_bytes!("../../../assets/sample.jpg");
-/// Deleted ids remembered per node; past this the set starts over (it is a simulator).
-const MAX_DELETED: usize = 100_000;
-const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Longest id accepted; the ids the simulator issues stay well below it (model and size
+/// are capped at creation). A format check, not a tunable limit.
+pub const MAX_ID_BYTES: usize = 1024;
+/// Largest JSON create body (the prompt is at most 32000 bytes).
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+const MAX_MODEL_BYTES: usize = 100;
+const MAX_SIZE_BYTES: usize = 32;
+/// Defaults of [`Simulator::new`] (the app passes its settings through [`Simulator::with_limits`]).
+const DEFAULT_MAX_UPLOAD: usize = 10 * 1024 * 1024;
+const DEFAULT_DELETED_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Simulator {
     seconds: f64,
-    deleted: Arc<DashMap<String, ()>>,
+    deleted: Arc<DeletedSet>,
+    /// Largest multipart create body.
+    max_body: usize,
 }
 
 impl Simulator {
     pub fn new(seconds: f64) -> Self {
+        Self::with_limits(seconds, DEFAULT_MAX_UPLOAD, DEFAULT_DELETED_BYTES)
+    }
+
+    /// `max_upload_bytes`: largest reference image accepted (multipart bodies may be 64 KiB
+    /// more); `deleted_bytes`: memory budget of the deleted-id set.
+    pub fn with_limits(seconds: f64, max_upload_bytes: usize, deleted_bytes: usize) -> Self {
         Self {
             seconds: if seconds.is_finite() {
                 seconds.max(0.0)
             } else {
                 10.0
             },
-            deleted: Arc::default(),
+            deleted: Arc::new(DeletedSet::new(deleted_bytes)),
+            max_body: max_upload_bytes.saturating_add(64 * 1024),
         }
     }
 }
@@ -62,13 +85,16 @@ impl Simulator {
 /// The simulator's routes under `{prefix}/videos` (`prefix` like `/v1`).
 pub fn router<S: Clone + Send + Sync + 'static>(prefix: &str, sim: Simulator) -> Router<S> {
     Router::new()
-        .route(&format!("{prefix}/videos"), post(create))
+        .route(
+            &format!("{prefix}/videos"),
+            post(create).layer(DefaultBodyLimit::max(sim.max_body)),
+        )
         .route(
             &format!("{prefix}/videos/{{id}}"),
             get(retrieve).delete(delete),
         )
         .route(&format!("{prefix}/videos/{{id}}/content"), get(content))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(sim)
 }
 
@@ -132,9 +158,16 @@ async fn create(State(sim): State<Simulator>, req: Request) -> Response {
             Err(resp) => return resp,
         }
     } else {
-        match Json::<CreateBody>::from_request(req, &()).await {
-            Ok(Json(b)) => b,
-            Err(e) => return api_error(StatusCode::BAD_REQUEST, e.body_text(), None),
+        let Ok(raw) = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY).await else {
+            return api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_JSON_BODY} bytes"),
+                Some("body_too_large"),
+            );
+        };
+        match serde_json::from_slice::<CreateBody>(&raw) {
+            Ok(b) => b,
+            Err(e) => return api_error(StatusCode::BAD_REQUEST, e.to_string(), None),
         }
     };
     let prompt = body.prompt.unwrap_or_default();
@@ -159,13 +192,22 @@ async fn create(State(sim): State<Simulator>, req: Request) -> Response {
         );
     };
     let size = body.size.unwrap_or_else(|| "720x1280".into());
-    let good_size = size
-        .split_once('x')
-        .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok());
+    let good_size = size.len() <= MAX_SIZE_BYTES
+        && size
+            .split_once('x')
+            .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok());
     if !good_size {
         return api_error(
             StatusCode::BAD_REQUEST,
             "size must look like 720x1280",
+            None,
+        );
+    }
+    let model = body.model.unwrap_or_else(|| "sora-2".into());
+    if model.is_empty() || model.len() > MAX_MODEL_BYTES {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            format!("model must be 1 to {MAX_MODEL_BYTES} bytes"),
             None,
         );
     }
@@ -174,17 +216,15 @@ async fn create(State(sim): State<Simulator>, req: Request) -> Response {
         t: now_ms(),
         d: (sim.seconds * slow * 1000.0) as i64,
         f: prompt.contains("[fail]"),
-        m: body
-            .model
-            .unwrap_or_else(|| "sora-2".into())
-            .chars()
-            .take(100)
-            .collect(),
+        m: model,
         s: seconds,
         z: size,
         n: rand::random(),
     };
     let id = spec.id();
+    if id.len() > MAX_ID_BYTES {
+        return api_error(StatusCode::BAD_REQUEST, "the job is too large", None);
+    }
     let video = spec.video(&id, spec.t);
     with_hint(&spec, video)
 }
@@ -219,28 +259,35 @@ async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
     Ok(body)
 }
 
-fn live_spec(sim: &Simulator, id: &str) -> Option<Spec> {
-    Spec::parse(id).filter(|_| !sim.deleted.contains_key(id))
+/// The job `id` describes, unless it was deleted; a too-long id is a 400, an unknown one 404.
+fn live_spec(sim: &Simulator, id: &str) -> Result<Spec, Response> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            format!("video ids are at most {MAX_ID_BYTES} bytes"),
+            Some("invalid_id"),
+        ));
+    }
+    Spec::parse(id)
+        .filter(|_| !sim.deleted.contains(id))
+        .ok_or_else(|| not_found(id))
 }
 
 async fn retrieve(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     match live_spec(&sim, &id) {
-        Some(spec) => {
+        Ok(spec) => {
             let video = spec.video(&id, now_ms());
             with_hint(&spec, video)
         }
-        None => not_found(&id),
+        Err(resp) => resp,
     }
 }
 
 async fn delete(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
-    if live_spec(&sim, &id).is_none() {
-        return not_found(&id);
+    if let Err(resp) = live_spec(&sim, &id) {
+        return resp;
     }
-    if sim.deleted.len() >= MAX_DELETED {
-        sim.deleted.clear();
-    }
-    sim.deleted.insert(id.clone(), ());
+    sim.deleted.insert(&id);
     Json(json!({"id": id, "object": "video.deleted", "deleted": true})).into_response()
 }
 
@@ -255,8 +302,9 @@ async fn content(
     Query(q): Query<ContentQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(spec) = live_spec(&sim, &id) else {
-        return not_found(&id);
+    let spec = match live_spec(&sim, &id) {
+        Ok(spec) => spec,
+        Err(resp) => return resp,
     };
     let now = now_ms();
     if spec.video(&id, now).status != "completed" {
