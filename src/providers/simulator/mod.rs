@@ -260,17 +260,17 @@ async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
 }
 
 /// The job `id` describes, unless it was deleted; a too-long id is a 400, an unknown one 404.
-fn live_spec(sim: &Simulator, id: &str) -> Result<Spec, Response> {
+fn live_spec(sim: &Simulator, id: &str) -> Result<Spec, Box<Response>> {
     if id.len() > MAX_ID_BYTES {
-        return Err(api_error(
+        return Err(Box::new(api_error(
             StatusCode::BAD_REQUEST,
             format!("video ids are at most {MAX_ID_BYTES} bytes"),
             Some("invalid_id"),
-        ));
+        )));
     }
     Spec::parse(id)
         .filter(|_| !sim.deleted.contains(id))
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| Box::new(not_found(id)))
 }
 
 async fn retrieve(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
@@ -279,13 +279,13 @@ async fn retrieve(State(sim): State<Simulator>, Path(id): Path<String>) -> Respo
             let video = spec.video(&id, now_ms());
             with_hint(&spec, video)
         }
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
 async fn delete(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     if let Err(resp) = live_spec(&sim, &id) {
-        return resp;
+        return *resp;
     }
     sim.deleted.insert(&id);
     Json(json!({"id": id, "object": "video.deleted", "deleted": true})).into_response()
@@ -304,7 +304,7 @@ async fn content(
 ) -> Response {
     let spec = match live_spec(&sim, &id) {
         Ok(spec) => spec,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let now = now_ms();
     if spec.video(&id, now).status != "completed" {
