@@ -19,6 +19,7 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits.
 
 pub mod auth;
 pub mod billing;
@@ -26,6 +27,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod media;
 pub mod providers;

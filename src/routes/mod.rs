@@ -48,8 +48,26 @@ pub fn router(state: AppState) -> Router {
     app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::http::timeouts::Timeouts::new(&settings.http),
+            crate::http::timeouts::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            rate_state(&state),
+            crate::http::rate::middleware,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The rate limiter's state, its pruning running until shutdown.
+fn rate_state(state: &AppState) -> crate::http::rate::RateState {
+    let limits = std::sync::Arc::new(crate::http::rate::RateLimits::new(&state.settings.http));
+    limits.spawn_pruning(state.shutdown.clone());
+    crate::http::rate::RateState {
+        limits,
+        app: state.clone(),
+    }
 }
 
 async fn fallback(uri: Uri) -> ApiError {
