@@ -109,6 +109,9 @@ pub struct Settings {
     /// WebSocket hub, bus refill and shutdown settings.
     #[serde(flatten)]
     pub hub: crate::hub::HubSettings,
+    /// HTTP timeouts, connection cap, lingering close, rate limits, hashing queue.
+    #[serde(flatten)]
+    pub http: crate::http::HttpSettings,
 }
 
 impl Default for Settings {
@@ -135,6 +138,7 @@ impl Default for Settings {
             billing: Default::default(),
             poller: Default::default(),
             hub: Default::default(),
+            http: Default::default(),
         }
     }
 }
@@ -348,6 +352,20 @@ WebSocket hub:
   TASKHUB_WS_RECONNECT_AFTER_MS   retryAfterMs in the reconnect frame sent on shutdown [1000]
   TASKHUB_SHUTDOWN_GRACE_MS       on SIGTERM/ctrl-c, how long sockets get to close [10000]
   TASKHUB_BUS_RESYNC_MARGIN_MS    after a bus drop, refill events from this long before it [5000]
+HTTP limits:
+  TASKHUB_HTTP_HEADER_TIMEOUT_MS  a request head must arrive in this time; also closes idle keep-alive [10000]
+  TASKHUB_HTTP_BODY_TIMEOUT_MS    longest gap between request body chunks; then 408 [10000]
+  TASKHUB_HTTP_REQUEST_TIMEOUT_MS a handler must answer in this time; 408 (body still arriving) or 503 [60000]
+  TASKHUB_HTTP_MAX_CONNECTIONS    open HTTP connections incl. WebSockets; more get 503 busy [10000]
+  TASKHUB_HTTP_LINGER_MS          after closing, keep reading what the client sends this long [5000]
+  TASKHUB_HTTP_LINGER_MAX_BYTES   ... and at most this many bytes [16777216]
+  TASKHUB_RATE_AUTH_PER_MIN       register/login/refresh per minute per IP; 0 off [5]
+  TASKHUB_RATE_TASK_CREATE_PER_MIN  task creations and retries per minute per user; 0 off [10]
+  TASKHUB_RATE_TASK_QUERY_PER_MIN GET /api/video/tasks... per minute per user; 0 off [60]
+  TASKHUB_RATE_OTHER_PER_MIN      other /api requests per minute per user (or IP); 0 off [30]
+  TASKHUB_TRUSTED_PROXIES         proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For counts [empty]
+  TASKHUB_HASH_QUEUE_TIMEOUT_MS   longest wait for a password-hashing slot; then 503 busy [2000]
+  TASKHUB_HASH_QUEUE_MAX          requests waiting for a hashing slot; more get 503 busy [64]
 ";
 
 #[cfg(test)]

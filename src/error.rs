@@ -45,6 +45,9 @@ pub enum ApiError {
     Unavailable(&'static str, String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// 408 `requestTimeout`: the request (its body) did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -73,6 +76,7 @@ impl ApiError {
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -91,6 +95,7 @@ impl ApiError {
             Self::RateLimited(_) => "rateLimited",
             Self::Unavailable(code, _) => code,
             Self::Internal(_) => "internal",
+            Self::RequestTimeout(_) => "requestTimeout",
         }
     }
 }
@@ -119,7 +124,15 @@ impl IntoResponse for ApiError {
             }
             other => error["message"] = json!(other.to_string()),
         }
-        (status, Json(json!({ "success": false, "error": error }))).into_response()
+        let mut resp = (status, Json(json!({ "success": false, "error": error }))).into_response();
+        // Refusals for load say when to come back (the rate limiter sets its own figure).
+        if matches!(self.code(), "rateLimited" | "busy") {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
 //! - [`secret_file`]: owner-only files for generated secrets.
+//! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits.
 
 pub mod auth;
 pub mod billing;
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod housekeeping;
+pub mod http;
 pub mod hub;
 pub mod media;
 pub mod providers;

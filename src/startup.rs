@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +29,7 @@ impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         settings.check_exposure()?;
         settings.ensure_jwt_secret()?;
+        crate::http::client_ip::TrustedProxies::parse(&settings.http.trusted_proxies)?;
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
@@ -80,7 +80,7 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests finish, tells
     /// every socket to reconnect elsewhere (`reconnect`, close 1012) and waits up to the
-    /// grace period for them to go.
+    /// grace period for them to go; HTTP connections still open then are cut.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -103,17 +103,17 @@ impl Application {
             .poller
             .enabled
             .then(|| tokio::spawn(crate::tasks::poller::Poller::new(state.clone()).run()));
-        // Frames are batched by the hub itself; Nagle would only add latency.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await
-            .context("serving HTTP")?;
+        let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
+        let connections = crate::http::serve::accept_loop(
+            self.listener,
+            app,
+            &state.settings.http,
+            grace,
+            token.clone(),
+        )
+        .await;
         // Sockets are told to reconnect elsewhere while the poller (stopping on the same
         // token) finishes its in-flight steps and releases its leases; both before the pool closes.
-        let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
         // The poller gives in-flight steps 5 s itself; the cap only guards against a hang.
         let poller_done = async {
             if let Some(poller) = poller {
@@ -123,7 +123,19 @@ impl Application {
                 }
             }
         };
-        let (drained, ()) = tokio::join!(state.hub.drain(grace), poller_done);
+        // HTTP connections get the same grace period, then are cut: no client holds the
+        // process past it.
+        let (drained, http_drained, ()) = tokio::join!(
+            state.hub.drain(grace),
+            crate::http::serve::drain(&connections, grace),
+            poller_done
+        );
+        if !http_drained {
+            tracing::warn!(
+                open = connections.len(),
+                "HTTP connections still open after the shutdown grace period"
+            );
+        }
         if !drained {
             tracing::warn!(
                 open = state.hub.live_sockets(),

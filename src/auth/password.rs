@@ -2,40 +2,97 @@
 //!
 //! Each hash or verification holds about 19 MiB (argon2's default memory cost) for its
 //! duration, so at most [`MAX_CONCURRENT`] run at once: a burst of logins or registrations
-//! queues instead of growing the process by gigabytes.
+//! queues instead of growing the process by gigabytes. The queue is bounded too: a request
+//! waits at most [`Queue::timeout`] for a slot, and at most [`Queue::max_waiting`] wait at
+//! once; past either it is answered 503 `busy` with `Retry-After`, so a flood of bogus logins
+//! cannot make real ones wait without end.
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::error::ApiError;
 
 /// Hashes and verifications running at the same time.
 pub const MAX_CONCURRENT: usize = 4;
 
 static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT);
 
-/// Runs `work` on the blocking pool once one of the [`MAX_CONCURRENT`] permits is free.
-async fn limited<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<T> {
-    let _permit = PERMITS.acquire().await?;
-    Ok(tokio::task::spawn_blocking(work).await?)
+/// Requests waiting for a permit now.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// How long and how many may wait for a hashing slot (`TASKHUB_HASH_QUEUE_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct Queue {
+    pub timeout: Duration,
+    pub max_waiting: usize,
 }
 
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    limited(move || {
+fn busy() -> ApiError {
+    metrics::counter!("taskhub_password_queue_refused_total").increment(1);
+    ApiError::Unavailable(
+        "busy",
+        "server busy: too many sign-ins at once; retry shortly".into(),
+    )
+}
+
+/// Counts a waiter for as long as it lives.
+struct Waiting;
+
+impl Waiting {
+    fn enter(max: usize) -> Option<Self> {
+        if WAITING.fetch_add(1, Ordering::AcqRel) >= max {
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs `work` on the blocking pool once one of the [`MAX_CONCURRENT`] permits is free,
+/// waiting within `queue`'s bounds.
+async fn limited<T: Send + 'static>(
+    queue: Queue,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = match PERMITS.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            let _waiting = Waiting::enter(queue.max_waiting).ok_or_else(busy)?;
+            match tokio::time::timeout(queue.timeout, PERMITS.acquire()).await {
+                Ok(permit) => permit.map_err(anyhow::Error::from)?,
+                Err(_) => return Err(busy()),
+            }
+        }
+    };
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+pub async fn hash(password: String, queue: Queue) -> Result<String, ApiError> {
+    limited(queue, move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing password: {e}")))
     })
     .await?
 }
 
 /// False for a wrong password or an unparsable hash.
-pub async fn verify(password: String, hash: String) -> anyhow::Result<bool> {
-    limited(move || {
+pub async fn verify(password: String, hash: String, queue: Queue) -> Result<bool, ApiError> {
+    limited(queue, move || {
         let Ok(parsed) = PasswordHash::new(&hash) else {
             return false;
         };
@@ -48,15 +105,24 @@ pub async fn verify(password: String, hash: String) -> anyhow::Result<bool> {
 
 /// A hash of a random password, verified against when the user does not exist so that an
 /// unknown login costs the same time as a wrong password.
-pub async fn dummy_hash() -> &'static str {
+pub async fn dummy_hash(queue: Queue) -> Result<&'static str, ApiError> {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     DUMMY
-        .get_or_init(|| async { hash(super::random_token(24)).await.unwrap_or_default() })
+        .get_or_try_init(|| hash(super::random_token(24), queue))
         .await
+        .map(String::as_str)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::Queue;
+    use std::time::Duration;
+
+    const PATIENT: Queue = Queue {
+        timeout: Duration::from_secs(60),
+        max_waiting: 1000,
+    };
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn at_most_max_concurrent_run_at_once() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -64,7 +130,7 @@ mod tests {
         let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let jobs = (0..16).map(|_| {
             let (now, peak) = (now.clone(), peak.clone());
-            tokio::spawn(super::limited(move || {
+            tokio::spawn(super::limited(PATIENT, move || {
                 peak.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
                 std::thread::sleep(std::time::Duration::from_millis(20));
                 now.fetch_sub(1, SeqCst);
@@ -79,11 +145,36 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let h = super::hash("correct horse".into()).await.unwrap();
+        let h = super::hash("correct horse".into(), PATIENT).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse".into(), h.clone())
+        assert!(super::verify("correct horse".into(), h.clone(), PATIENT)
             .await
             .unwrap());
-        assert!(!super::verify("wrong".into(), h).await.unwrap());
+        assert!(!super::verify("wrong".into(), h, PATIENT).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_waiting() {
+        // Hold every slot, as a flood of logins would.
+        let all = super::PERMITS
+            .acquire_many(super::MAX_CONCURRENT as u32)
+            .await
+            .unwrap();
+        let short = Queue {
+            timeout: Duration::from_millis(50),
+            max_waiting: 1000,
+        };
+        let e = super::limited(short, || ()).await.unwrap_err();
+        assert_eq!((e.status().as_u16(), e.code()), (503, "busy"));
+        let no_room = Queue {
+            timeout: Duration::from_secs(60),
+            max_waiting: 0,
+        };
+        let e = super::limited(no_room, || ()).await.unwrap_err();
+        assert_eq!(e.code(), "busy", "no waiting room: refused at once");
+        drop(all);
+        // Nothing stays stuck: with slots free, work runs again (other tests may be using
+        // them, so this one waits patiently).
+        assert_eq!(super::limited(PATIENT, || 7).await.unwrap(), 7);
     }
 }

@@ -74,7 +74,7 @@ async fn register(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let hash = password::hash(body.password).await?;
+    let hash = password::hash(body.password, state.settings.http.hash_queue()).await?;
     let user = state
         .store
         .create_user_with_bonus(
@@ -96,10 +96,14 @@ async fn login(
     let user = state.store.find_user_by_login(body.login.trim()).await?;
     let Some(user) = user else {
         // Same work and the same answer as a wrong password.
-        let _ = password::verify(body.password, password::dummy_hash().await.to_string()).await;
+        // A full hashing queue answers busy here as it would for a known user.
+        let queue = state.settings.http.hash_queue();
+        let dummy = password::dummy_hash(queue).await?.to_string();
+        password::verify(body.password, dummy, queue).await?;
         return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
     };
-    if !password::verify(body.password, user.password_hash.clone()).await? {
+    let queue = state.settings.http.hash_queue();
+    if !password::verify(body.password, user.password_hash.clone(), queue).await? {
         return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
     }
     issue_tokens(&state, &user).await
@@ -189,7 +193,7 @@ async fn test_login(
                 if local.is_empty() { "user" } else { &local },
                 &random_token(6).to_lowercase()
             );
-            let hash = password::hash(random_token(32)).await?;
+            let hash = password::hash(random_token(32), state.settings.http.hash_queue()).await?;
             state
                 .store
                 .create_user_with_bonus(

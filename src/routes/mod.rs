@@ -46,6 +46,14 @@ pub fn router(state: AppState) -> Router {
     app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::http::timeouts::Timeouts::new(&settings.http),
+            crate::http::timeouts::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            rate_state(&state),
+            crate::http::rate::middleware,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
         .layer(axum::middleware::map_response(hygiene::nosniff))
         .with_state(state)
@@ -70,6 +78,16 @@ fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) ->
         p.simulator_deleted_bytes,
     );
     app.merge(router(MOUNT_V1, sim))
+}
+
+/// The rate limiter's state, its pruning running until shutdown.
+fn rate_state(state: &AppState) -> crate::http::rate::RateState {
+    let limits = std::sync::Arc::new(crate::http::rate::RateLimits::new(&state.settings.http));
+    limits.spawn_pruning(state.shutdown.clone());
+    crate::http::rate::RateState {
+        limits,
+        app: state.clone(),
+    }
 }
 
 async fn fallback(uri: Uri) -> ApiError {

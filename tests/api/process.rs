@@ -6,6 +6,17 @@ use std::process::{Child, Command, Stdio};
 /// JWT secret every test node shares, so one node's tokens work on another.
 pub const SECRET: &str = "fake-test-jwt-secret-0123456789abcdef";
 
+/// Rate and hashing-queue limits high enough for tests that sign up many users from one
+/// address (a test's own `envs` come after and win).
+pub const RELAXED_LIMITS: &[(&str, &str)] = &[
+    ("TASKHUB_RATE_AUTH_PER_MIN", "1000000"),
+    ("TASKHUB_RATE_TASK_CREATE_PER_MIN", "1000000"),
+    ("TASKHUB_RATE_TASK_QUERY_PER_MIN", "1000000"),
+    ("TASKHUB_RATE_OTHER_PER_MIN", "1000000"),
+    ("TASKHUB_HASH_QUEUE_TIMEOUT_MS", "120000"),
+    ("TASKHUB_HASH_QUEUE_MAX", "100000"),
+];
+
 pub struct Process {
     pub child: Child,
     /// `http://127.0.0.1:PORT`
@@ -24,8 +35,21 @@ impl Process {
     /// Starts `taskhub serve` on a free port with a fresh data dir and `envs` on top (no
     /// `DATABASE_URL`/`REDIS_URL` unless given), and reads its one "listening" line.
     pub fn spawn(envs: &[(&str, &str)]) -> Process {
+        Self::spawn_under(&[], envs)
+    }
+
+    /// Like [`Process::spawn`], run through `wrapper` (e.g. `["prlimit", "--nofile=64", "--"]`).
+    pub fn spawn_under(wrapper: &[&str], envs: &[(&str, &str)]) -> Process {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskhub"));
+        let bin = env!("CARGO_BIN_EXE_taskhub");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(bin);
+                cmd
+            }
+            None => Command::new(bin),
+        };
         cmd.arg("serve")
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
@@ -33,6 +57,7 @@ impl Process {
             .env("TASKHUB_DATA_DIR", dir.path())
             .env("JWT_SECRET", SECRET)
             .env("RUST_LOG", "warn")
+            .envs(RELAXED_LIMITS.iter().copied())
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());

@@ -51,6 +51,14 @@ export async function startServer(opts = {}) {
       TASKHUB_DATA_DIR: dataDir,
       TASKHUB_SIMULATOR_SECONDS: String(opts.simulatorSeconds ?? 2),
       TASKHUB_ENV: 'development',
+      // The live tests sign up and create many tasks from 127.0.0.1: lift the REST rate
+      // limits and the hashing-queue bound (they have their own tests in tests/api).
+      TASKHUB_RATE_AUTH_PER_MIN: '1000000',
+      TASKHUB_RATE_TASK_CREATE_PER_MIN: '1000000',
+      TASKHUB_RATE_TASK_QUERY_PER_MIN: '1000000',
+      TASKHUB_RATE_OTHER_PER_MIN: '1000000',
+      TASKHUB_HASH_QUEUE_TIMEOUT_MS: '120000',
+      TASKHUB_HASH_QUEUE_MAX: '100000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,7 @@
 //! Users and tasks for a run, made through the server's own REST API: the development
-//! test login (`POST /api/auth/test/login?email=…`) and `POST /api/video/tasks`.
+//! test login (`POST /api/auth/test/login?email=…`) and `POST /api/video/tasks`. Both are
+//! rate limited (TASKHUB_RATE_AUTH_PER_MIN per IP, TASKHUB_RATE_TASK_CREATE_PER_MIN per user):
+//! the server must run with them raised, as scripts/bench-hub.sh starts it.
 
 use anyhow::{bail, Context};
 use futures_util::{StreamExt, TryStreamExt};
@@ -52,7 +54,7 @@ async fn one_user(
         v["data"]["accessToken"].as_str(),
         v["data"]["user"]["id"].as_str(),
     ) else {
-        bail!("test login failed (is the server in development mode?): {v}");
+        bail!("test login failed (is the server in development mode, with the REST rate limits raised as scripts/bench-hub.sh does?): {v}");
     };
     let mut user = LgUser {
         id: id.to_string(),
