@@ -103,10 +103,13 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .await
+        .context("serving HTTP")?;
         // Sockets are told to reconnect elsewhere while the poller (stopping on the same
         // token) finishes its in-flight steps and releases its leases; both before the pool closes.
         let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
