@@ -44,9 +44,7 @@ fn check_handshake(req: &Request) -> Result<HeaderValue, &'static str> {
     if !has_token(h, header::UPGRADE, "websocket") {
         return Err("`Upgrade` header did not include 'websocket'");
     }
-    if h.get(header::SEC_WEBSOCKET_VERSION)
-        .is_none_or(|v| v.as_bytes() != b"13")
-    {
+    if !matches!(h.get(header::SEC_WEBSOCKET_VERSION), Some(v) if v.as_bytes() == b"13") {
         return Err("`Sec-WebSocket-Version` header did not include '13'");
     }
     h.get(header::SEC_WEBSOCKET_KEY)
