@@ -124,7 +124,8 @@ impl Hub {
             Ok(slot) => slot,
             Err(refusal) => {
                 let code = admission::CLOSE_TRY_AGAIN;
-                transport::refuse(ws, code, refusal.reason(), s).await;
+                // Boxed (like the linger below): only refused sockets pay for it.
+                Box::pin(transport::refuse(ws, code, refusal.reason(), s)).await;
                 return;
             }
         };
@@ -132,7 +133,8 @@ impl Hub {
         if let Some((sink, stream)) =
             session::run(self.clone(), sink, stream, query_token, Some(slot)).await
         {
-            transport::linger(sink, stream, s).await;
+            // Boxed: its read buffer must not enlarge every socket's task.
+            Box::pin(transport::linger(sink, stream, s)).await;
         }
     }
 
