@@ -350,6 +350,11 @@ WebSocket hub:
   TASKHUB_WS_READ_BUFFER_BYTES    per-socket read buffer [1024]
   TASKHUB_WS_WRITE_BUFFER_BYTES   bytes buffered before a write when a socket has a backlog [4096]
   TASKHUB_WS_RECONNECT_AFTER_MS   retryAfterMs in the reconnect frame sent on shutdown [1000]
+  TASKHUB_WS_MAX_UNAUTHENTICATED  sockets not yet authenticated, per node; more close with 1013 [1024]
+  TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP  the same per peer address (IPv6: /64); 0 = off [32]
+  TASKHUB_WS_MAX_CURSORS          per-socket delivery cursors before the least active are forgotten [1024]
+  TASKHUB_WS_LINGER_MS            after a refusal, how long input is read and discarded before closing [2000]
+  TASKHUB_WS_LINGER_BYTES         ...and how many bytes at most [1048576]
   TASKHUB_SHUTDOWN_GRACE_MS       on SIGTERM/ctrl-c, how long sockets get to close [10000]
   TASKHUB_BUS_RESYNC_MARGIN_MS    after a bus drop, refill events from this long before it [5000]
 HTTP limits:

@@ -1,10 +1,12 @@
 //! What a socket may ask (PROTOCOL §3 "Client -> server"): `auth`, `subscribe_task`,
 //! `unsubscribe_task`, `subscribe_user`, `unsubscribe_user`, `ping`.
 //!
-//! `subscribe_task` registers the socket's interest before it reads the snapshot, holds the
-//! task's live frames meanwhile, and then queues `subscribed`, the replayed events after
-//! `sinceSeq`, and the held frames the snapshot does not cover, so nothing is missed or
-//! repeated between the snapshot and the live stream.
+//! `subscribe_task` first checks that the task is the user's (nothing is registered for
+//! anyone else's). For an open task it then registers the socket's interest, reads the
+//! snapshot again, holds the task's live frames meanwhile, and queues `subscribed`, the
+//! replayed events after `sinceSeq`, and the held frames the snapshot does not cover, so
+//! nothing is missed or repeated between the snapshot and the live stream. (The outbox
+//! also refuses any event of another user, whatever the registry says.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,8 @@ const REPLAY_PAGE: i64 = 500;
 
 /// The signed-in user of a socket.
 pub(super) struct Authed {
-    pub id: String,
+    /// Shared with the registry's entry for the user (one allocation per user, not socket).
+    pub id: Arc<str>,
     pub name: String,
     pub session_id: String,
     pub expires_at: Instant,
@@ -69,21 +72,23 @@ impl Session {
         let left_ms = (claims.exp * 1000 - now_ms()).max(0) as u64;
         let expires_at = Instant::now() + Duration::from_millis(left_ms);
         if let Some(user) = self.user.as_mut() {
-            if user.id != claims.sub {
+            if *user.id != *claims.sub {
                 self.auth_error("forbidden", "the token belongs to another user", rid);
                 return;
             }
             user.expires_at = expires_at;
         } else {
             let max = inner.settings.ws_max_sockets_per_user;
-            if !inner.registry.add_socket(&claims.sub, max) {
+            let Some(id) = inner.registry.add_socket(&claims.sub, max) else {
                 let e = WsError::new("limitExceeded", format!("at most {max} sockets per user"));
                 self.conn.push_text(protocol::error_frame(&e, rid));
                 self.conn.close(1008, "too many sockets for this user");
                 return;
-            }
+            };
+            // From here on the socket delivers events of this user only.
+            self.conn.set_owner(id.clone());
             self.user = Some(Authed {
-                id: claims.sub.clone(),
+                id,
                 name: claims.name.clone(),
                 session_id: uuid::Uuid::new_v4().to_string(),
                 expires_at,
@@ -123,11 +128,24 @@ impl Session {
         let user_id = self.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
         let inner = self.hub.inner.clone();
         let key: Arc<str> = Arc::from(video_id);
-        // Interest first, then the snapshot: whatever commits after the read reaches us live.
+        // Ownership first: nothing is registered or held for someone else's task.
+        let first = inner
+            .store
+            .get_user_task(&user_id, &key)
+            .await
+            .map_err(read_error)?;
         self.conn
             .begin_subscribe(&key, inner.settings.ws_max_subscriptions)?;
-        inner.registry.watch_task(key.clone(), &self.conn);
-        let loaded = match inner.store.get_user_task(&user_id, &key).await {
+        let finished = first.status().is_terminal();
+        let snapshot = if finished {
+            // Nothing will change any more: no live frames to wait for.
+            Ok(first)
+        } else {
+            // Interest, then the snapshot: whatever commits after the read reaches us live.
+            inner.registry.watch_task(key.clone(), &self.conn);
+            inner.store.get_user_task(&user_id, &key).await
+        };
+        let loaded = match snapshot {
             Ok(task) => match since {
                 Some(s) if s < task.seq => self.load_replay(&task, s).await.map(|r| (task, r)),
                 _ => Ok((task, Vec::new())),
@@ -139,13 +157,7 @@ impl Session {
             Err(e) => {
                 inner.registry.unwatch_task(&key, self.conn.id);
                 self.conn.abort_subscribe(&key);
-                return Err(match e {
-                    StoreError::NotFound => WsError::new("notFound", "task not found"),
-                    other => {
-                        tracing::error!(error = %other, "reading a task for a subscription");
-                        WsError::new("internal", "could not read the task; try again")
-                    }
-                });
+                return Err(read_error(e));
             }
         };
         let snapshot = inner.store.task_json(&task);
@@ -155,6 +167,7 @@ impl Session {
         if self
             .conn
             .finish_subscribe(&key, subscribed, replay, task.seq, terminal)
+            && !finished
         {
             inner.registry.unwatch_task(&key, self.conn.id);
         }
@@ -224,5 +237,17 @@ impl Session {
         self.conn
             .push_text(protocol::frame("unsubscribed", payload, rid));
         Ok(())
+    }
+}
+
+/// How a failed read for a subscription is answered: someone else's task exactly like a
+/// missing one.
+fn read_error(e: StoreError) -> WsError {
+    match e {
+        StoreError::NotFound => WsError::new("notFound", "task not found"),
+        other => {
+            tracing::error!(error = %other, "reading a task for a subscription");
+            WsError::new("internal", "could not read the task; try again")
+        }
     }
 }

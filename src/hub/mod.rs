@@ -4,32 +4,39 @@
 //! - [`protocol`]: client/server frames.
 //! - [`session`]: one socket's protocol loop over any `Sink`/`Stream`; [`commands`]: what a
 //!   client may ask.
-//! - [`outbox`]: one socket's bounded, coalescing outbound queue; [`writer`]: its writer.
+//! - [`outbox`]: one socket's bounded, coalescing outbound queue (and the check that it
+//!   carries its own user's events only); `subscribe`: its subscriptions; [`writer`]: its
+//!   writer.
 //! - [`registry`]: task -> sockets and user -> sockets, sharded maps.
 //! - [`refill`]: after the bus lost events, read them back from the log.
+//! - [`admission`]: caps on sockets that have not authenticated; [`transport`]: the
+//!   connection under a session and its lingering close.
 //!
 //! The fan-out path: the bus hands an event (serialized once) to [`HubInner::deliver`],
 //! which looks up the task's and the user's watchers in the registry and queues a shared
 //! reference to the same frame on each socket. No global lock is taken on the way.
 
+pub mod admission;
 pub mod commands;
 mod fxhash;
 pub mod outbox;
 pub mod protocol;
+mod ratelimit;
 mod refill;
 pub mod registry;
 pub mod session;
 pub mod settings;
+mod subscribe;
 #[cfg(test)]
 mod tests;
+pub mod transport;
 pub mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::WebSocket;
-use futures_util::StreamExt;
+use hyper::upgrade::Upgraded;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +56,7 @@ pub struct HubInner {
     bus: Arc<dyn Bus>,
     jwt: JwtKeys,
     registry: registry::Registry,
+    admission: admission::Admission,
     shutdown: CancellationToken,
     live: AtomicUsize,
     idle: Notify,
@@ -72,6 +80,7 @@ impl Hub {
             bus: bus.clone(),
             jwt,
             registry: registry::Registry::default(),
+            admission: admission::Admission::default(),
             shutdown,
             live: AtomicUsize::new(0),
             idle: Notify::new(),
@@ -88,10 +97,50 @@ impl Hub {
         &self.inner.settings
     }
 
-    /// Serves an upgraded socket until it closes.
-    pub async fn serve(&self, socket: WebSocket, query_token: Option<String>) {
-        let (sink, stream) = socket.split();
-        session::run(self.clone(), sink, stream, query_token).await;
+    /// Counts a new socket from `peer` as unauthenticated, or says which cap refuses it.
+    /// Call before answering the upgrade; hand the result to [`Hub::serve`].
+    pub fn admit(
+        &self,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<admission::UnauthSlot, admission::Refusal> {
+        let admitted = admission::Admission::admit(&self.inner, peer);
+        if admitted.is_err() {
+            metrics::counter!("taskhub_ws_unauthenticated_refused_total").increment(1);
+        }
+        admitted
+    }
+
+    /// Serves an upgraded connection until it closes: a session if it was admitted, else
+    /// close 1013 at once. Either way the connection is closed lingeringly after a refusal.
+    pub async fn serve(
+        &self,
+        io: Upgraded,
+        query_token: Option<String>,
+        admitted: Result<admission::UnauthSlot, admission::Refusal>,
+    ) {
+        let s = &self.inner.settings;
+        let ws = transport::open(io, s).await;
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let code = admission::CLOSE_TRY_AGAIN;
+                // Boxed (like the linger below): only refused sockets pay for it.
+                Box::pin(transport::refuse(ws, code, refusal.reason(), s)).await;
+                return;
+            }
+        };
+        let (sink, stream) = transport::split(ws);
+        if let Some((sink, stream)) =
+            session::run(self.clone(), sink, stream, query_token, Some(slot)).await
+        {
+            // Boxed: its read buffer must not enlarge every socket's task.
+            Box::pin(transport::linger(sink, stream, s)).await;
+        }
+    }
+
+    /// (unauthenticated sockets, peer addresses with one) on this node.
+    pub fn unauthenticated(&self) -> (usize, usize) {
+        self.inner.admission.counts()
     }
 
     /// Sockets open on this node.

@@ -1,6 +1,10 @@
 //! One socket's outbound side: a bounded queue of frames, the per-task delivery cursors
 //! that keep each task's frames in `seq` order without duplicates, and the writer loop.
 //!
+//! A socket delivers only events of its authenticated user ([`Conn::set_owner`]); every
+//! event frame is queued through one check of that, so a wrong registry entry or a held
+//! frame can never reach another user.
+//!
 //! The fan-out (any thread) pushes into the queue under the socket's own short lock and
 //! wakes the writer only when the queue was empty; the writer takes everything queued, feeds
 //! it to the WebSocket and flushes once, so a socket with a backlog gets several frames per
@@ -15,7 +19,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
-use super::protocol::WsError;
 use crate::bus::BusEvent;
 use crate::tasks::lifecycle::EventType;
 
@@ -23,8 +26,6 @@ use crate::tasks::lifecycle::EventType;
 pub const CLOSE_TOO_SLOW: u16 = 4002;
 /// Frames held for one task while its subscription snapshot is being read.
 const HELD_CAP: usize = 256;
-/// Delivery cursors kept per socket before finished tasks' cursors are forgotten.
-const CURSOR_CAP: usize = 4096;
 
 /// Which subscription an event reaches a socket through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,42 +55,48 @@ pub enum Out {
 }
 
 #[derive(Default)]
-struct Cursor {
+pub(super) struct Cursor {
     /// Highest seq queued (or covered by a snapshot) for this socket.
-    delivered: i64,
+    pub(super) delivered: i64,
     /// A `subscribe_task` for this task is active.
-    task_scope: bool,
-    terminal: bool,
+    pub(super) task_scope: bool,
+    pub(super) terminal: bool,
     /// While the subscription snapshot is read: live frames wait here.
-    held: Option<Vec<Arc<BusEvent>>>,
+    pub(super) held: Option<Vec<Arc<BusEvent>>>,
     /// Absolute queue position of this task's queued, not yet written progress frame.
-    queued_progress: Option<u64>,
+    pub(super) queued_progress: Option<u64>,
+    /// Absolute queue position of this task's latest frame (how recently it was active).
+    pub(super) last: u64,
 }
 
 pub struct Outbox {
-    frames: VecDeque<Out>,
+    pub(super) frames: VecDeque<Out>,
     /// Frames handed to the writer so far (positions below this are no longer queued).
-    taken: u64,
-    pushed: u64,
-    cap: usize,
-    coalesce: bool,
-    state: State,
-    cursors: HashMap<Arc<str>, Cursor, super::fxhash::FxBuild>,
-    task_subs: usize,
+    pub(super) taken: u64,
+    pub(super) pushed: u64,
+    pub(super) cap: usize,
+    pub(super) coalesce: bool,
+    pub(super) state: State,
+    pub(super) cursors: HashMap<Arc<str>, Cursor, super::fxhash::FxBuild>,
+    /// Cursors kept before the user subscription's least recently active ones are forgotten.
+    pub(super) cursor_cap: usize,
+    pub(super) task_subs: usize,
+    /// The authenticated user; no other user's event is ever queued (none before auth).
+    pub(super) owner: Option<Arc<str>>,
     /// Set while a user subscription is on: when it started (Unix ms).
-    user_since: Option<i64>,
+    pub(super) user_since: Option<i64>,
 }
 
 /// One socket's shared state: what the fan-out and the session touch.
 pub struct Conn {
     pub id: u64,
-    out: Mutex<Outbox>,
+    pub(super) out: Mutex<Outbox>,
     pub(super) wake_writer: Notify,
     wake_reader: Notify,
 }
 
 impl Conn {
-    pub fn new(id: u64, cap: usize, coalesce: bool) -> Self {
+    pub fn new(id: u64, cap: usize, coalesce: bool, cursor_cap: usize) -> Self {
         Self {
             id,
             out: Mutex::new(Outbox {
@@ -100,7 +107,9 @@ impl Conn {
                 coalesce,
                 state: State::Open,
                 cursors: HashMap::default(),
+                cursor_cap: cursor_cap.max(1),
                 task_subs: 0,
+                owner: None,
                 user_since: None,
             }),
             wake_writer: Notify::new(),
@@ -108,7 +117,7 @@ impl Conn {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Outbox> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Outbox> {
         // A panic while holding this lock cannot leave the queue half-updated in a way that
         // matters more than losing the socket; keep serving.
         self.out.lock().unwrap_or_else(|p| p.into_inner())
@@ -116,6 +125,11 @@ impl Conn {
 
     pub fn state(&self) -> State {
         self.lock().state.clone()
+    }
+
+    /// The user whose events this socket may deliver (set once, at authentication).
+    pub fn set_owner(&self, user_id: Arc<str>) {
+        self.lock().owner.get_or_insert(user_id);
     }
 
     /// Queues an event frame if this socket should get it. Returns false if the socket's
@@ -145,7 +159,7 @@ impl Conn {
         self.after_push(was_empty, ok)
     }
 
-    fn after_push(&self, was_empty: bool, ok: bool) -> bool {
+    pub(super) fn after_push(&self, was_empty: bool, ok: bool) -> bool {
         if !ok {
             metrics::counter!("taskhub_ws_slow_closed_total").increment(1);
             self.wake_writer.notify_one();
@@ -186,122 +200,6 @@ impl Conn {
         self.wake_reader.notified().await
     }
 
-    /// Starts a task subscription: from now on this task's live frames are held until
-    /// [`Conn::finish_subscribe`]. Refused past `max` subscriptions.
-    pub fn begin_subscribe(&self, video_id: &Arc<str>, max: usize) -> Result<(), WsError> {
-        let mut o = self.lock();
-        let already = o.cursors.get(video_id).is_some_and(|c| c.task_scope);
-        if !already && o.task_subs >= max {
-            return Err(WsError::new(
-                "limitExceeded",
-                format!("at most {max} task subscriptions per socket"),
-            ));
-        }
-        if !already {
-            o.task_subs += 1;
-        }
-        let c = o.cursors.entry(video_id.clone()).or_default();
-        c.task_scope = true;
-        c.held.get_or_insert_with(Vec::new);
-        Ok(())
-    }
-
-    /// Queues `subscribed`, the replayed events, then the frames held meanwhile that the
-    /// snapshot does not cover. Returns true when the task is finished, so the subscription
-    /// has ended by itself (the caller drops it from the registry).
-    pub fn finish_subscribe(
-        &self,
-        video_id: &str,
-        subscribed: Utf8Bytes,
-        replay: Vec<Arc<BusEvent>>,
-        snapshot_seq: i64,
-        snapshot_terminal: bool,
-    ) -> bool {
-        let mut o = self.lock();
-        if o.state != State::Open {
-            return false;
-        }
-        let was_empty = o.frames.is_empty();
-        let held = match o.cursors.get_mut(video_id) {
-            Some(c) => c.held.take().unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let mut ok = o.enqueue(Out::Text(subscribed));
-        for ev in replay {
-            ok &= o.push_ordered(&ev, false);
-        }
-        if let Some(c) = o.cursors.get_mut(video_id) {
-            c.delivered = c.delivered.max(snapshot_seq);
-            c.terminal |= snapshot_terminal;
-        }
-        for ev in held {
-            ok &= o.push_ordered(&ev, true);
-        }
-        let ended = o.cursors.get(video_id).is_some_and(|c| c.terminal);
-        if ended {
-            o.end_task_scope(video_id);
-        }
-        drop(o);
-        self.after_push(was_empty, ok);
-        ended
-    }
-
-    /// Drops a subscription that failed (no such task): releases what was held to a user
-    /// subscription, if any.
-    pub fn abort_subscribe(&self, video_id: &str) {
-        let mut o = self.lock();
-        let was_empty = o.frames.is_empty();
-        let held = o
-            .cursors
-            .get_mut(video_id)
-            .and_then(|c| c.held.take())
-            .unwrap_or_default();
-        o.end_task_scope(video_id);
-        let mut ok = true;
-        for ev in held {
-            ok &= o.push_event(&ev, Scope::User);
-        }
-        drop(o);
-        self.after_push(was_empty, ok);
-    }
-
-    /// Ends a task subscription; false if there was none.
-    pub fn unsubscribe(&self, video_id: &str) -> bool {
-        self.lock().end_task_scope(video_id)
-    }
-
-    pub fn set_user_scope(&self, since_ms: i64) {
-        let mut o = self.lock();
-        o.user_since.get_or_insert(since_ms);
-    }
-
-    pub fn clear_user_scope(&self) -> bool {
-        let mut o = self.lock();
-        let had = o.user_since.take().is_some();
-        o.cursors.retain(|_, c| c.task_scope);
-        had
-    }
-
-    /// Task subscriptions held now (for cleanup).
-    pub fn task_subscriptions(&self) -> Vec<Arc<str>> {
-        let o = self.lock();
-        o.cursors
-            .iter()
-            .filter(|(_, c)| c.task_scope)
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-
-    /// Open tasks this socket follows and the seq it has up to (for the log refill).
-    pub fn open_cursors(&self) -> Vec<(Arc<str>, i64)> {
-        let o = self.lock();
-        o.cursors
-            .iter()
-            .filter(|(_, c)| !c.terminal)
-            .map(|(k, c)| (k.clone(), c.delivered))
-            .collect()
-    }
-
     #[cfg(test)]
     pub(super) fn take_for_test(&self) -> (VecDeque<Out>, State) {
         self.take()
@@ -317,8 +215,18 @@ impl Conn {
 }
 
 impl Outbox {
-    fn push_event(&mut self, ev: &Arc<BusEvent>, scope: Scope) -> bool {
-        if self.state != State::Open {
+    /// Whether `ev` is this socket's user's: the one check every event frame passes.
+    pub(super) fn owns(&self, ev: &BusEvent) -> bool {
+        let own = self.owner.as_deref().is_some_and(|o| *o == *ev.user_id);
+        if !own {
+            metrics::counter!("taskhub_ws_foreign_events_refused_total").increment(1);
+            tracing::warn!(video_id = %ev.video_id, "refused another user's event on a socket");
+        }
+        own
+    }
+
+    pub(super) fn push_event(&mut self, ev: &Arc<BusEvent>, scope: Scope) -> bool {
+        if self.state != State::Open || !self.owns(ev) {
             return true;
         }
         let key: &str = &ev.video_id;
@@ -336,7 +244,7 @@ impl Outbox {
                     if scope == Scope::UserRefill && ev.created_at < since {
                         return true;
                     }
-                    self.forget_finished();
+                    self.make_room();
                     self.cursors.insert(ev.video_id.clone(), Cursor::default());
                 }
             }
@@ -351,7 +259,10 @@ impl Outbox {
     }
 
     /// Queues `ev` if it is newer than what this socket has of the task.
-    fn push_ordered(&mut self, ev: &Arc<BusEvent>, coalesce: bool) -> bool {
+    pub(super) fn push_ordered(&mut self, ev: &Arc<BusEvent>, coalesce: bool) -> bool {
+        if !self.owns(ev) {
+            return true;
+        }
         let (taken, pushed) = (self.taken, self.pushed);
         let Some(c) = self.cursors.get_mut(&*ev.video_id) else {
             return true;
@@ -360,6 +271,7 @@ impl Outbox {
             return true;
         }
         c.delivered = ev.seq;
+        c.last = pushed;
         let progress = ev.kind == EventType::TaskProgress;
         if progress && coalesce && self.coalesce {
             if let Some(pos) = c.queued_progress.filter(|p| *p >= taken) {
@@ -380,7 +292,7 @@ impl Outbox {
         self.enqueue(Out::Event(ev.clone()))
     }
 
-    fn enqueue(&mut self, out: Out) -> bool {
+    pub(super) fn enqueue(&mut self, out: Out) -> bool {
         if self.frames.len() >= self.cap {
             self.state = State::Closing(CLOSE_TOO_SLOW, "too slow: resubscribe with sinceSeq");
             self.frames.clear();
@@ -390,33 +302,9 @@ impl Outbox {
         self.pushed += 1;
         true
     }
-
-    fn end_task_scope(&mut self, video_id: &str) -> bool {
-        let user = self.user_since.is_some();
-        let Some(c) = self.cursors.get_mut(video_id) else {
-            return false;
-        };
-        if !c.task_scope {
-            return false;
-        }
-        c.task_scope = false;
-        c.held = None;
-        self.task_subs = self.task_subs.saturating_sub(1);
-        if !user {
-            self.cursors.remove(video_id);
-        }
-        true
-    }
-
-    /// Keeps the cursor map bounded: forgets finished tasks of the user subscription.
-    fn forget_finished(&mut self) {
-        if self.cursors.len() >= CURSOR_CAP {
-            self.cursors.retain(|_, c| c.task_scope || !c.terminal);
-        }
-    }
 }
 
-fn hold(held: &mut Vec<Arc<BusEvent>>, ev: &Arc<BusEvent>) -> bool {
+pub(super) fn hold(held: &mut Vec<Arc<BusEvent>>, ev: &Arc<BusEvent>) -> bool {
     if held.len() >= HELD_CAP {
         // Only progress can pile up this fast; keep the latest.
         if let Some(pos) = held.iter().rposition(|h| h.kind == EventType::TaskProgress) {

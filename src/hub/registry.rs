@@ -28,14 +28,18 @@ struct UserEntry {
 }
 
 impl Registry {
-    /// Counts an authenticated socket of `user_id`; false when the user already has `max`.
-    pub fn add_socket(&self, user_id: &str, max: usize) -> bool {
-        let mut e = self.users.entry(Arc::from(user_id)).or_default();
+    /// Counts an authenticated socket of `user_id` and returns the user's shared id; None
+    /// when the user already has `max`.
+    pub fn add_socket(&self, user_id: &str, max: usize) -> Option<Arc<str>> {
+        let mut e = match self.users.get_mut(user_id) {
+            Some(e) => e,
+            None => self.users.entry(Arc::from(user_id)).or_default(),
+        };
         if e.sockets >= max {
-            return false;
+            return None;
         }
         e.sockets += 1;
-        true
+        Some(e.key().clone())
     }
 
     pub fn remove_socket(&self, user_id: &str) {

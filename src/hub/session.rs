@@ -14,17 +14,28 @@ use rand::Rng;
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::admission::UnauthSlot;
 use super::commands::Authed;
 use super::outbox::{Conn, State};
 use super::protocol::{self, parse_client, WsError};
+use super::ratelimit::{Admit, TokenBucket};
 use super::writer::write_loop;
 use super::Hub;
 
 /// After our close frame is out, how long to wait for the peer's.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Serves one socket until it closes. `query_token` is the upgrade URL's `?token=`.
-pub async fn run<S, R, E>(hub: Hub, sink: S, stream: R, query_token: Option<String>)
+/// Serves one socket until it closes. `query_token` is the upgrade URL's `?token=`; `slot`
+/// counts the socket as unauthenticated until it authenticates or goes. Returns the two
+/// halves when a refusal stopped reading and the close frame is out: the caller then
+/// closes the connection lingeringly ([`super::transport::linger`]).
+pub async fn run<S, R, E>(
+    hub: Hub,
+    sink: S,
+    mut stream: R,
+    query_token: Option<String>,
+    slot: Option<UnauthSlot>,
+) -> Option<(S, R)>
 where
     S: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, E>> + Unpin,
@@ -36,25 +47,36 @@ where
         hub.inner.next_conn_id(),
         settings.ws_outbound_queue,
         settings.ws_coalesce_progress,
+        settings.ws_max_cursors.max(settings.ws_max_subscriptions),
     ));
     let write_timeout = Duration::from_millis(settings.ws_write_timeout_ms);
-    let mut session = Session::new(hub.clone(), conn.clone());
+    let mut session = Session::new(hub.clone(), conn.clone(), slot);
     conn.push_text(session.connected_frame());
     // The writer is its own task, so waking it for a frame does not also poll the reader.
     let mut writer = tokio::spawn({
         let conn = conn.clone();
-        async move { write_loop(&conn, sink, write_timeout).await }
+        async move {
+            let mut sink = sink;
+            let closed = write_loop(&conn, &mut sink, write_timeout).await;
+            (sink, closed)
+        }
     });
     if let Some(token) = query_token {
         Box::pin(session.on_auth(&token, None)).await;
     }
-    session.read_loop(stream).await;
-    // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
-    // is not waited for.
-    if tokio::time::timeout(LINGER, &mut writer).await.is_err() {
-        writer.abort();
-    }
+    session.read_loop(&mut stream).await;
+    let refused = session.refused_read;
     drop(session); // forgets the socket everywhere (see `Drop for Session`)
+                   // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
+                   // is not waited for.
+    match tokio::time::timeout(LINGER, &mut writer).await {
+        Ok(Ok((sink, true))) if refused => Some((sink, stream)),
+        Ok(_) => None,
+        Err(_) => {
+            writer.abort();
+            None
+        }
+    }
 }
 
 pub(super) struct Session {
@@ -70,11 +92,15 @@ pub(super) struct Session {
     linger: Option<Instant>,
     close_sent: bool,
     reading: bool,
+    /// A bad frame ended reading (the connection then closes lingeringly).
+    refused_read: bool,
     shutting_down: bool,
+    /// Held while the socket is unauthenticated.
+    unauth: Option<UnauthSlot>,
 }
 
 impl Session {
-    fn new(hub: Hub, conn: Arc<Conn>) -> Self {
+    fn new(hub: Hub, conn: Arc<Conn>, unauth: Option<UnauthSlot>) -> Self {
         let s = &hub.inner.settings;
         let now = Instant::now();
         let interval = s.ws_heartbeat_interval_ms.max(10);
@@ -90,7 +116,9 @@ impl Session {
             linger: None,
             close_sent: false,
             reading: true,
+            refused_read: false,
             shutting_down: false,
+            unauth,
             user: None,
             user_scope: false,
             hub,
@@ -120,7 +148,7 @@ impl Session {
         )
     }
 
-    async fn read_loop<R, E>(&mut self, mut stream: R)
+    async fn read_loop<R, E>(&mut self, stream: &mut R)
     where
         R: Stream<Item = Result<Message, E>> + Unpin,
         E: std::error::Error + 'static,
@@ -281,6 +309,7 @@ impl Session {
         self.reading = false;
         match code {
             Some((code, reason)) => {
+                self.refused_read = true;
                 tracing::debug!(conn = self.conn.id, code, error = %err, "closing a socket after a bad frame");
                 self.conn.close(code, reason);
             }
@@ -303,6 +332,7 @@ impl Session {
 
     pub(super) fn authenticated(&mut self) {
         self.auth_deadline = None;
+        self.unauth = None; // no longer counts against the unauthenticated caps
     }
 }
 
@@ -329,63 +359,5 @@ impl Session {
         }
         inner.registry.remove_socket(&user.id);
         inner.bus.unsubscribe_user(&user.id);
-    }
-}
-
-enum Admit {
-    Yes,
-    /// Over the limit: drop the frame and say so (once per second).
-    NoAndSay,
-    No,
-    /// Far over the limit: close with 1008.
-    Flood,
-}
-
-/// `rate` frames per second, bursts of `burst` (at least twice the rate).
-struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-    window_start: Instant,
-    denied_in_window: u32,
-}
-
-impl TokenBucket {
-    fn new(rate: u32, burst: usize) -> Self {
-        let rate = f64::from(rate.max(1));
-        let burst = (burst as f64).max(rate * 2.0);
-        let now = Instant::now();
-        Self {
-            rate,
-            burst,
-            tokens: burst,
-            last: now,
-            window_start: now,
-            denied_in_window: 0,
-        }
-    }
-
-    fn take(&mut self) -> Admit {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            return Admit::Yes;
-        }
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
-            self.denied_in_window = 0;
-        }
-        self.denied_in_window += 1;
-        if f64::from(self.denied_in_window) > self.rate * 3.0 + 10.0 {
-            Admit::Flood
-        } else if self.denied_in_window == 1 {
-            Admit::NoAndSay
-        } else {
-            Admit::No
-        }
     }
 }

@@ -41,6 +41,21 @@ pub struct HubSettings {
     /// After the bus recovers, events committed this long before the drop are refilled too
     /// (a connection can be dead a little before it is seen to be).
     pub bus_resync_margin_ms: u64,
+    /// Sockets on this node that have not authenticated yet; one more is closed with 1013
+    /// (try again later) at once.
+    pub ws_max_unauthenticated: usize,
+    /// The same, per peer address (IPv6: per /64); 0 turns the per-address cap off.
+    pub ws_max_unauthenticated_per_ip: usize,
+    /// Delivery cursors (one per task a socket has seen frames of) kept per socket. Past it,
+    /// finished tasks' cursors are forgotten first, then the least recently active ones of
+    /// the user subscription; a task subscription's cursor is never forgotten.
+    pub ws_max_cursors: usize,
+    /// After a refusal that ends reading (an oversize or malformed frame), the server stops
+    /// writing and reads and discards what the peer still sends, for at most this long...
+    pub ws_linger_ms: u64,
+    /// ...and at most this many bytes, before it closes the connection, so the kernel does
+    /// not answer unread input with a reset that would overtake the close frame.
+    pub ws_linger_bytes: usize,
 }
 
 impl Default for HubSettings {
@@ -60,6 +75,11 @@ impl Default for HubSettings {
             ws_reconnect_after_ms: 1000,
             shutdown_grace_ms: 10_000,
             bus_resync_margin_ms: 5_000,
+            ws_max_unauthenticated: 1024,
+            ws_max_unauthenticated_per_ip: 32,
+            ws_max_cursors: 1024,
+            ws_linger_ms: 2_000,
+            ws_linger_bytes: 1024 * 1024,
         }
     }
 }
@@ -75,10 +95,16 @@ mod tests {
             jail.set_env("TASKHUB_WS_MAX_SUBSCRIPTIONS", "7");
             jail.set_env("TASKHUB_SHUTDOWN_GRACE_MS", "1234");
             jail.set_env("TASKHUB_WS_COALESCE_PROGRESS", "false");
+            jail.set_env("TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP", "5");
+            jail.set_env("TASKHUB_WS_LINGER_BYTES", "4096");
             let s = Settings::load().map_err(|e| e.to_string())?;
             assert_eq!(s.hub.ws_max_subscriptions, 7);
             assert_eq!(s.hub.shutdown_grace_ms, 1234);
             assert!(!s.hub.ws_coalesce_progress);
+            assert_eq!(
+                (s.hub.ws_max_unauthenticated_per_ip, s.hub.ws_linger_bytes),
+                (5, 4096)
+            );
             assert_eq!(
                 s.hub.ws_auth_timeout_ms, 10_000,
                 "others keep their defaults"

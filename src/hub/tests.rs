@@ -28,6 +28,12 @@ fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
     })
 }
 
+/// A socket of user "u1" (the user of [`ev`]'s events).
+fn owned(conn: Conn) -> Conn {
+    conn.set_owner(Arc::from("u1"));
+    conn
+}
+
 /// What the writer would send now: the seq of each queued event frame (texts as -1).
 fn drain(conn: &Conn) -> (Vec<i64>, State) {
     let (frames, state) = conn.take_for_test();
@@ -43,7 +49,7 @@ fn drain(conn: &Conn) -> (Vec<i64>, State) {
 
 #[test]
 fn queued_progress_coalesces_but_terminal_stays() {
-    let conn = Conn::new(1, 64, true);
+    let conn = owned(Conn::new(1, 64, true, 64));
     let v: Arc<str> = Arc::from("v1");
     conn.begin_subscribe(&v, 10).unwrap();
     conn.finish_subscribe("v1", Utf8Bytes::from_static("{}"), vec![], 1, false);
@@ -63,7 +69,7 @@ fn queued_progress_coalesces_but_terminal_stays() {
 
 #[test]
 fn without_coalescing_every_frame_is_kept_until_the_queue_overflows() {
-    let conn = Conn::new(1, 8, false);
+    let conn = owned(Conn::new(1, 8, false, 64));
     conn.set_user_scope(0);
     for seq in 1..=8 {
         assert!(conn.push_event(&ev("v1", seq, EventType::TaskProgress), Scope::User));
@@ -79,7 +85,7 @@ fn without_coalescing_every_frame_is_kept_until_the_queue_overflows() {
 
 #[test]
 fn frames_held_during_a_snapshot_follow_it_without_overlap() {
-    let conn = Conn::new(1, 64, false);
+    let conn = owned(Conn::new(1, 64, false, 64));
     let v: Arc<str> = Arc::from("v1");
     conn.begin_subscribe(&v, 10).unwrap();
     // Live frames arrive while the snapshot (seq 4) is read: 3 and 4 are in it, 5 and 6 not.
@@ -98,7 +104,7 @@ fn frames_held_during_a_snapshot_follow_it_without_overlap() {
 
 #[test]
 fn user_refill_skips_what_predates_the_subscription() {
-    let conn = Conn::new(1, 64, false);
+    let conn = owned(Conn::new(1, 64, false, 64));
     conn.set_user_scope(1005);
     conn.push_event(&ev("old", 3, EventType::TaskProgress), Scope::UserRefill); // created_at 1003
     conn.push_event(&ev("new", 6, EventType::TaskProgress), Scope::UserRefill); // 1006
@@ -108,6 +114,112 @@ fn user_refill_skips_what_predates_the_subscription() {
         conn.begin_subscribe(&Arc::from("x"), 0).is_err(),
         "subscription limit"
     );
+}
+
+/// An event of `user`'s task `video`.
+fn ev_of(user: &str, video: &str, seq: i64) -> Arc<BusEvent> {
+    let e = ev(video, seq, EventType::TaskProgress);
+    Arc::new(BusEvent {
+        user_id: Arc::from(user),
+        ..(*e).clone()
+    })
+}
+
+#[test]
+fn abort_drops_held_frames_and_forgets_the_cursor() {
+    let conn = owned(Conn::new(1, 64, false, 64));
+    let v: Arc<str> = Arc::from("v1");
+    conn.begin_subscribe(&v, 10).unwrap();
+    conn.push_event(&ev("v1", 2, EventType::TaskProgress), Scope::Task);
+    conn.abort_subscribe("v1");
+    assert_eq!(drain(&conn).0, Vec::<i64>::new(), "held frames dropped");
+    assert!(conn.open_cursors().is_empty() && conn.task_subscriptions().is_empty());
+
+    // With a user subscription the failed task's cursor goes too, however often it fails
+    // (it used to stay, one per failed subscribe).
+    conn.set_user_scope(0);
+    for n in 0..500 {
+        let v: Arc<str> = Arc::from(format!("other{n}"));
+        conn.begin_subscribe(&v, 10).unwrap();
+        conn.abort_subscribe(&v);
+    }
+    assert!(conn.open_cursors().is_empty(), "no cursor left behind");
+    // The user's own frames held meanwhile are what the user subscription would have had.
+    conn.begin_subscribe(&v, 10).unwrap();
+    conn.push_event(&ev("v1", 3, EventType::TaskProgress), Scope::User);
+    conn.push_event(&ev_of("u2", "v1", 4), Scope::User);
+    conn.abort_subscribe("v1");
+    assert_eq!(
+        drain(&conn).0,
+        vec![3],
+        "own frame to the user scope, foreign one dropped"
+    );
+}
+
+#[test]
+fn cursor_map_stays_under_its_cap() {
+    let conn = owned(Conn::new(1, 4096, false, 16));
+    let pinned: Arc<str> = Arc::from("pinned");
+    conn.begin_subscribe(&pinned, 10).unwrap();
+    conn.finish_subscribe("pinned", Utf8Bytes::from_static("{}"), vec![], 1, false);
+    conn.set_user_scope(0);
+    for n in 0..1000 {
+        conn.push_event(
+            &ev(&format!("t{n}"), 1, EventType::TaskCreated),
+            Scope::User,
+        );
+    }
+    let cursors = conn.open_cursors();
+    assert!(cursors.len() <= 17, "{} cursors", cursors.len());
+    let has = |k: &str| cursors.iter().any(|(v, _)| &**v == k);
+    assert!(
+        has("pinned"),
+        "a task subscription's cursor is never forgotten"
+    );
+    assert!(has("t999"), "the most recent task keeps its cursor");
+    assert_eq!(
+        drain(&conn).0.len(),
+        1001,
+        "every frame was still delivered"
+    );
+}
+
+#[test]
+fn foreign_events_are_refused_whatever_the_registry_says() {
+    let registry = super::registry::Registry::default();
+    let conn = Arc::new(owned(Conn::new(1, 64, false, 64)));
+    let v: Arc<str> = Arc::from("v9");
+    conn.begin_subscribe(&v, 10).unwrap();
+    // A replay and held frames of another user's task, as a wrong snapshot would give them.
+    conn.push_event(&ev_of("u2", "v9", 3), Scope::Task);
+    conn.finish_subscribe(
+        "v9",
+        Utf8Bytes::from_static("{}"),
+        vec![ev_of("u2", "v9", 2)],
+        1,
+        false,
+    );
+    // Wrong entries: the socket listed as a watcher of u2's task and of u2's user scope.
+    conn.set_user_scope(0);
+    registry.watch_task(v.clone(), &conn);
+    registry.watch_user("u2", &conn);
+    for seq in 4..10 {
+        registry.dispatch(&ev_of("u2", "v9", seq));
+        registry.dispatch(&ev_of("u2", "v10", seq));
+    }
+    assert_eq!(
+        drain(&conn).0,
+        vec![-1],
+        "only the `subscribed` text, no foreign frame"
+    );
+    registry.dispatch(&ev("v9", 10, EventType::TaskProgress));
+    assert_eq!(drain(&conn).0, vec![10], "the user's own events still flow");
+
+    // A socket that has not authenticated delivers no event at all.
+    let anon = Conn::new(2, 64, false, 64);
+    anon.set_user_scope(0);
+    anon.push_event(&ev("v1", 1, EventType::TaskCreated), Scope::User);
+    assert!(drain(&anon).0.is_empty());
 }
 
 /// The next text frame the session sent, as JSON (Null once it is done).
@@ -182,6 +294,7 @@ async fn a_session_over_channels() {
         hub.clone(),
         server_out,
         server_in,
+        None,
         None,
     ));
     let send = |v: Value| {

@@ -10,8 +10,9 @@ use futures_util::{Sink, SinkExt};
 
 use super::outbox::{Conn, Out, State};
 
-/// Writes what the socket's queue holds until the connection closes or dies.
-pub async fn write_loop<S>(conn: &Conn, mut sink: S, write_timeout: Duration)
+/// Writes what the socket's queue holds until the connection closes or dies. True when it
+/// ended by writing the close frame.
+pub async fn write_loop<S>(conn: &Conn, sink: &mut S, write_timeout: Duration) -> bool
 where
     S: Sink<Message> + Unpin,
 {
@@ -34,7 +35,7 @@ where
                 Ok(Ok(())) => metrics::counter!("taskhub_ws_frames_sent_total").increment(n),
                 _ => {
                     conn.kill();
-                    return;
+                    return false;
                 }
             }
             continue;
@@ -51,13 +52,18 @@ where
                     sink.send(Message::Close(Some(frame))),
                 )
                 .await;
-                match sent {
-                    Ok(Ok(())) => conn.set_close_sent(),
-                    _ => conn.kill(),
-                }
-                return;
+                return match sent {
+                    Ok(Ok(())) => {
+                        conn.set_close_sent();
+                        true
+                    }
+                    _ => {
+                        conn.kill();
+                        false
+                    }
+                };
             }
-            State::CloseSent | State::Dead => return,
+            State::CloseSent | State::Dead => return false,
         }
     }
 }

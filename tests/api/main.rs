@@ -32,4 +32,5 @@ mod ws_client;
 mod ws_delivery;
 mod ws_failover;
 mod ws_redis;
+mod ws_security;
 mod ws_shutdown;
