@@ -107,6 +107,9 @@ pub struct Settings {
     /// WebSocket hub, bus refill and shutdown settings.
     #[serde(flatten)]
     pub hub: crate::hub::HubSettings,
+    /// Metrics endpoint settings.
+    #[serde(flatten)]
+    pub ops: crate::ops::OpsSettings,
 }
 
 impl Default for Settings {
@@ -132,6 +135,7 @@ impl Default for Settings {
             billing: Default::default(),
             poller: Default::default(),
             hub: Default::default(),
+            ops: Default::default(),
         }
     }
 }
@@ -318,6 +322,9 @@ WebSocket hub:
   TASKHUB_WS_RECONNECT_AFTER_MS   retryAfterMs in the reconnect frame sent on shutdown [1000]
   TASKHUB_SHUTDOWN_GRACE_MS       on SIGTERM/ctrl-c, how long sockets get to close [10000]
   TASKHUB_BUS_RESYNC_MARGIN_MS    after a bus drop, refill events from this long before it [5000]
+Operations:
+  TASKHUB_METRICS                 serve GET /metrics (Prometheus, no auth); false closes it [true]
+  TASKHUB_METRICS_ADDR            serve /metrics on this address instead of the main listener [unset]
 ";
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`ops`]: Prometheus metrics, request ids and request spans, `/metrics`.
 
 pub mod auth;
 pub mod billing;
@@ -28,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod media;
+pub mod ops;
 pub mod providers;
 pub mod routes;
 pub mod startup;

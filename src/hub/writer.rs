@@ -15,10 +15,16 @@ pub async fn write_loop<S>(conn: &Conn, mut sink: S, write_timeout: Duration)
 where
     S: Sink<Message> + Unpin,
 {
+    let m = crate::ops::metrics::get();
     loop {
         let (batch, state) = conn.take();
         if !batch.is_empty() {
             let n = batch.len() as u64;
+            // Latency is sampled: the batch's oldest event frame stands for the batch.
+            let sample = batch.iter().find_map(|out| match out {
+                Out::Event(ev) => Some((ev.received_at, ev.created_at)),
+                _ => None,
+            });
             let write = async {
                 for out in batch {
                     let msg = match out {
@@ -31,8 +37,15 @@ where
                 sink.flush().await
             };
             match tokio::time::timeout(write_timeout, write).await {
-                Ok(Ok(())) => metrics::counter!("taskhub_ws_frames_sent_total").increment(n),
+                Ok(Ok(())) => {
+                    m.ws_frames_sent.increment(n);
+                    if let Some((received, created_at)) = sample {
+                        m.frame_written(received, created_at);
+                    }
+                }
                 _ => {
+                    m.ws_write_errors.increment(1);
+                    m.ws_closed(None);
                     conn.kill();
                     return;
                 }
@@ -42,6 +55,7 @@ where
         match state {
             State::Open => conn.wake_writer.notified().await,
             State::Closing(code, reason) => {
+                m.ws_closed(Some(code));
                 let frame = CloseFrame {
                     code,
                     reason: Utf8Bytes::from_static(reason),
@@ -57,7 +71,11 @@ where
                 }
                 return;
             }
-            State::CloseSent | State::Dead => return,
+            State::CloseSent => return,
+            State::Dead => {
+                m.ws_closed(None);
+                return;
+            }
         }
     }
 }

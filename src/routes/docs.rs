@@ -63,6 +63,7 @@ pub const OPERATIONS: &[Op] = &[
     op("get", "/", "docs", "A page linking the QA pages (development), the docs and health", Open, "", ""),
     op("get", "/health", "health", "Liveness", Open, "", ""),
     op("get", "/ready", "health", "Readiness: database and bus reachable (503 naming what is down)", Open, "", ""),
+    op("get", "/metrics", "health", "Prometheus metrics, text format (TASKHUB_METRICS, TASKHUB_METRICS_ADDR)", Open, "", ""),
     op("post", "/api/auth/register", "auth", "Register; 201 with tokens", Open, "Register", ""),
     op("post", "/api/auth/login", "auth", "Log in by username or email", Open, "Login", ""),
     op("post", "/api/auth/refresh", "auth", "Rotate a refresh token (reusing a spent one revokes the login)", Open, "Refresh", ""),

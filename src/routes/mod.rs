@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(media::router())
         .merge(ws::router())
+        .merge(crate::ops::admin::router(&settings))
         .merge(crate::providers::simulator::router(
             crate::providers::simulator::MOUNT_V1,
             crate::providers::simulator::Simulator::new(settings.poller.simulator_seconds),
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(TraceLayer::new_for_http())
+        .layer(crate::ops::http::RequestLayer)
         .with_state(state)
 }
 

@@ -9,6 +9,14 @@
 
 use super::{Dialect, Store, StoreResult, Task, TASK_COLS};
 
+/// A claimed task and who held its (expired) lease before, if anyone.
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    #[sqlx(flatten)]
+    task: Task,
+    prev_owner: Option<String>,
+}
+
 impl Store {
     /// Claims up to `limit` due, unleased (or lease-expired) tasks whose provider is one of
     /// `providers` for `owner` until `lease_until`, oldest due first.
@@ -31,16 +39,18 @@ impl Store {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
+        // The previous owner comes along so a takeover (a dead node's expired lease) is counted.
         let q = format!(
             "UPDATE tasks SET lease_owner = $1, lease_until = $2
-             WHERE id IN (
-                SELECT id FROM tasks
+             FROM (
+                SELECT id AS claim_id, lease_owner AS prev_owner FROM tasks
                 WHERE next_poll_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
                   AND provider IN ({names})
-                ORDER BY next_poll_at, id LIMIT $4{lock})
-             RETURNING {TASK_COLS}"
+                ORDER BY next_poll_at, id LIMIT $4{lock}) AS claim
+             WHERE tasks.id = claim.claim_id
+             RETURNING {TASK_COLS}, claim.prev_owner"
         );
-        let mut query = sqlx::query_as::<_, Task>(&q)
+        let mut query = sqlx::query_as::<_, Claimed>(&q)
             .bind(owner)
             .bind(lease_until)
             .bind(now)
@@ -48,7 +58,14 @@ impl Store {
         for p in providers {
             query = query.bind(p);
         }
-        Ok(query.fetch_all(self.pool()).await?)
+        let claimed = query.fetch_all(self.pool()).await?;
+        let taken = claimed.iter().filter(|c| c.prev_owner.is_some()).count();
+        if taken > 0 {
+            crate::ops::metrics::get()
+                .lease_takeovers
+                .increment(taken as u64);
+        }
+        Ok(claimed.into_iter().map(|c| c.task).collect())
     }
 
     /// Extends `owner`'s lease on an open task; false when the lease was lost (expired and
