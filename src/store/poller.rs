@@ -9,14 +9,6 @@
 
 use super::{Dialect, Store, StoreResult, Task, TASK_COLS};
 
-/// A claimed task and who held its (expired) lease before, if anyone.
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    #[sqlx(flatten)]
-    task: Task,
-    prev_owner: Option<String>,
-}
-
 impl Store {
     /// Claims up to `limit` due, unleased (or lease-expired) tasks whose provider is one of
     /// `providers` for `owner` until `lease_until`, oldest due first.
@@ -39,18 +31,17 @@ impl Store {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
-        // The previous owner comes along so a takeover (a dead node's expired lease) is counted.
         let q = format!(
             "UPDATE tasks SET lease_owner = $1, lease_until = $2
-             FROM (
-                SELECT id AS claim_id, lease_owner AS prev_owner FROM tasks
+             WHERE id IN (
+                SELECT id FROM tasks
                 WHERE next_poll_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
                   AND provider IN ({names})
-                ORDER BY next_poll_at, id LIMIT $4{lock}) AS claim
-             WHERE tasks.id = claim.claim_id
-             RETURNING {TASK_COLS}, claim.prev_owner"
+                ORDER BY next_poll_at, id LIMIT $4{lock})
+             RETURNING {TASK_COLS}"
         );
-        let mut query = sqlx::query_as::<_, Claimed>(&q)
+        self.count_takeovers(now, limit).await;
+        let mut query = sqlx::query_as::<_, Task>(&q)
             .bind(owner)
             .bind(lease_until)
             .bind(now)
@@ -58,14 +49,7 @@ impl Store {
         for p in providers {
             query = query.bind(p);
         }
-        let claimed = query.fetch_all(self.pool()).await?;
-        let taken = claimed.iter().filter(|c| c.prev_owner.is_some()).count();
-        if taken > 0 {
-            crate::ops::metrics::get()
-                .lease_takeovers
-                .increment(taken as u64);
-        }
-        Ok(claimed.into_iter().map(|c| c.task).collect())
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Extends `owner`'s lease on an open task; false when the lease was lost (expired and
@@ -116,5 +100,24 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Counts expired leases that are still owned (their node died without releasing them)
+    /// and are about to be claimed, for `taskhub_poller_lease_takeovers_total`. One small
+    /// count per claim; approximate when several nodes claim at once.
+    async fn count_takeovers(&self, now: i64, limit: i64) {
+        let found: Result<(i64,), _> = sqlx::query_as(
+            "SELECT COUNT(*) FROM tasks
+             WHERE next_poll_at <= $1 AND lease_owner IS NOT NULL AND lease_until < $1",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await;
+        if let Ok((n,)) = found {
+            let n = n.min(limit).max(0) as u64;
+            if n > 0 {
+                crate::ops::metrics::get().lease_takeovers.increment(n);
+            }
+        }
     }
 }
