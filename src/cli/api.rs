@@ -76,7 +76,8 @@ impl Api {
             ),
         };
         let req = self.http.post(self.url(path)).json(&body);
-        let data = envelope(send(req).await?, exit::AUTH).await?;
+        // 401 (bad password) is AUTH; a refused registration (422, 409) is REFUSED.
+        let data = envelope(send(req).await?, exit::REFUSED).await?;
         self.store_tokens(&data)?;
         Ok(data)
     }

@@ -203,7 +203,8 @@ async fn session(
                 }
             }
             kind if kind.starts_with("task") => {
-                if on_event(tracks, kind, payload) && json {
+                let fresh = on_event(tracks, kind, payload);
+                if fresh && json {
                     println!("{}", text.as_str());
                 }
             }

@@ -174,15 +174,30 @@ async fn login_create_wait_watch_and_list_with_exit_codes() {
     let (code, out, _) = run(cfg, &url, &["watch", "video_nosuchtask0000"]).await;
     assert_eq!(code, 5, "{out}");
 
+    // Image-to-video: the file goes up as the multipart `image` part.
+    let image = config.path().join("fox.png");
+    std::fs::write(&image, b"\x89PNG\r\n\x1a\nfake").unwrap();
+    let img = image.to_str().unwrap();
+    let (code, out, err) = run(
+        cfg,
+        &url,
+        &["create", "--prompt", "animate", "--image", img, "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let task: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(task["kind"], "imageToVideo", "{task}");
+
     // The list, filtered by status.
     let (code, out, err) = run(cfg, &url, &["tasks", "--status", "completed", "--json"]).await;
     assert_eq!(code, 0, "{err}");
     let items = json_lines(&out);
-    assert_eq!(items.len(), 1, "{out}");
-    assert_eq!(items[0]["status"], "completed");
+    // The fox, and the image task if it finished already; nothing else.
+    assert!(!items.is_empty() && items.len() <= 2, "{out}");
+    assert!(items.iter().all(|t| t["status"] == "completed"), "{out}");
     let (code, out, _) = run(cfg, &url, &["tasks"]).await;
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.lines().count(), 4, "{out}");
     assert!(out.contains(&id) && out.contains("cancelled"), "{out}");
 }
 

@@ -299,3 +299,36 @@ fn dashboard_and_docs_name_real_metrics() {
         assert!(doc.contains(n), "{n} is missing from docs/operations.md");
     }
 }
+
+#[tokio::test]
+async fn a_dead_nodes_lease_taken_over_is_counted() {
+    use taskhub::store::now_ms;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let tok = app.token("takeover").await;
+    app.create_task_id(&tok, "orphaned").await;
+    let store = &app.state.store;
+    let names = vec!["simulator".to_string()];
+    let now = now_ms();
+    // A node claims the task and dies: its lease has already run out, unreleased.
+    let dead = store
+        .claim_due_tasks("dead", now, now - 1, 10, &names)
+        .await;
+    assert_eq!(dead.unwrap().len(), 1);
+    let before = value(
+        &scrape(&app).await,
+        "taskhub_poller_lease_takeovers_total",
+        &[],
+    )
+    .unwrap_or(0.0);
+    let alive = store
+        .claim_due_tasks("alive", now, now + 60_000, 10, &names)
+        .await;
+    assert_eq!(alive.unwrap().len(), 1);
+    let after = value(
+        &scrape(&app).await,
+        "taskhub_poller_lease_takeovers_total",
+        &[],
+    )
+    .expect("takeovers counted");
+    assert!(after >= before + 1.0, "{before} -> {after}");
+}
