@@ -69,3 +69,19 @@ async fn the_request_id_is_in_every_log_line_and_the_error_body() {
         assert_eq!(line["span"]["route"], "/things/{id}", "{line}");
     }
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn metrics_settings_come_from_env() {
+    figment::Jail::expect_with(|jail| {
+        let s = crate::config::Settings::load().expect("settings");
+        assert!(s.ops.metrics, "on by default");
+        assert_eq!(s.ops.metrics_addr, None);
+        jail.set_env("TASKHUB_METRICS", "false");
+        jail.set_env("TASKHUB_METRICS_ADDR", "127.0.0.1:9100");
+        let s = crate::config::Settings::load().expect("settings");
+        assert!(!s.ops.metrics);
+        assert_eq!(s.ops.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+        Ok(())
+    });
+}
