@@ -102,7 +102,7 @@ fn schemas() -> Value {
     let string = json!({"type": "string"});
     let int = json!({"type": "integer"});
     json!({
-        "Error": s(json!({"success": {"const": false}, "error": s(json!({"code": string, "message": string, "fields": {"type": "object"}}), &["code", "message"])}), &["success", "error"]),
+        "Error": s(json!({"success": {"const": false}, "error": s(json!({"code": string, "message": string, "fields": {"type": "object"}, "requestId": string}), &["code", "message"])}), &["success", "error"]),
         "Register": s(json!({"username": string, "email": string, "password": {"type": "string", "minLength": 8}}), &["username", "email", "password"]),
         "Login": s(json!({"login": {"type": "string", "description": "username or email (also accepted as `username` or `email`)"}, "password": string}), &["login", "password"]),
         "Refresh": s(json!({"refreshToken": string}), &["refreshToken"]),
