@@ -112,6 +112,9 @@ pub struct Settings {
     /// HTTP timeouts, connection cap, lingering close, rate limits, hashing queue.
     #[serde(flatten)]
     pub http: crate::http::HttpSettings,
+    /// Metrics endpoint settings.
+    #[serde(flatten)]
+    pub ops: crate::ops::OpsSettings,
 }
 
 impl Default for Settings {
@@ -139,6 +142,7 @@ impl Default for Settings {
             poller: Default::default(),
             hub: Default::default(),
             http: Default::default(),
+            ops: Default::default(),
         }
     }
 }
@@ -371,6 +375,9 @@ HTTP limits:
   TASKHUB_TRUSTED_PROXIES         proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For counts [empty]
   TASKHUB_HASH_QUEUE_TIMEOUT_MS   longest wait for a password-hashing slot; then 503 busy [2000]
   TASKHUB_HASH_QUEUE_MAX          requests waiting for a hashing slot; more get 503 busy [64]
+Operations:
+  TASKHUB_METRICS                 serve GET /metrics (Prometheus, no auth); false closes it [true]
+  TASKHUB_METRICS_ADDR            serve /metrics on this address instead of the main listener [unset]
 ";
 
 #[cfg(test)]

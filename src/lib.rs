@@ -22,6 +22,7 @@
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
 //! - [`secret_file`]: owner-only files for generated secrets.
 //! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits.
+//! - [`ops`]: Prometheus metrics, request ids and request spans, `/metrics`.
 
 pub mod auth;
 pub mod billing;
@@ -33,6 +34,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod media;
+pub mod ops;
 pub mod providers;
 pub mod routes;
 pub mod secret_file;

@@ -1,5 +1,6 @@
-//! The `taskhub` command: `serve` (default), `migrate`, `admin`, and `simulator` (the fake
-//! provider alone). Subcommand bodies live in `taskhub::cli`.
+//! The `taskhub` command: `serve` (default), `migrate`, `admin`, `simulator` (the fake
+//! provider alone), and the terminal client (`login`, `create`, `watch`, `tasks`).
+//! Subcommand bodies live in `taskhub::cli`.
 
 use clap::{Parser, Subcommand};
 use taskhub::config::{Settings, SETTINGS_HELP};
@@ -35,6 +36,8 @@ enum Command {
         #[arg(long)]
         seconds: Option<f64>,
     },
+    #[command(flatten)]
+    Client(taskhub::cli::ClientCommand),
 }
 
 #[derive(Subcommand)]
@@ -48,10 +51,14 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    let command = match Cli::parse().command.unwrap_or(Command::Serve) {
+        // The client needs no server settings; its exit code says how the tasks ended.
+        Command::Client(cmd) => std::process::exit(taskhub::cli::run_client(cmd).await),
+        other => other,
+    };
     let settings = Settings::load()?;
     taskhub::telemetry::init(&settings.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => taskhub::cli::migrate(&settings).await,
         Command::Admin(AdminCommand::Grant { email }) => {
@@ -65,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             let stop = taskhub::telemetry::shutdown_signal();
             taskhub::providers::simulator::serve(addr, secs, stop).await
         }
+        Command::Client(_) => Ok(()),
     }
 }
 

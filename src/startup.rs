@@ -22,6 +22,8 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    /// `TASKHUB_METRICS_ADDR`'s listener, when set.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -52,6 +54,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = crate::ops::admin::bind(&settings).await?;
         let self_url = self_url(listener.local_addr()?);
         let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
         let state = AppState {
@@ -67,11 +70,18 @@ impl Application {
             listener,
             port,
             state,
+            metrics_listener,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate metrics listener, when `TASKHUB_METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let addr = self.metrics_listener.as_ref()?.local_addr().ok()?;
+        Some(addr.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -91,6 +101,9 @@ impl Application {
         crate::billing::spawn_expiry_sweep(state.clone());
         crate::housekeeping::spawn(state.clone());
         crate::tasks::uploads::spawn_orphan_sweep(state.clone());
+        if let Some(l) = self.metrics_listener {
+            crate::ops::admin::spawn(l, token.clone());
+        }
         tokio::spawn({
             let token = token.clone();
             async move {

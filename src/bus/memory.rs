@@ -52,6 +52,7 @@ impl Bus for MemoryBus {
     }
 
     fn attach(&self, sink: Weak<dyn BusSink>) {
+        crate::ops::metrics::get().bus_up.set(1.0);
         let _ = self.sink.set(sink);
     }
 }

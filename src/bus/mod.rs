@@ -58,6 +58,8 @@ pub struct BusEvent {
     pub created_at: i64,
     /// The WS frame text, exactly the envelope JSON.
     pub frame: Utf8Bytes,
+    /// When this node received it from the bus (fan-out latency is measured from here).
+    pub received_at: std::time::Instant,
 }
 
 impl BusEvent {
@@ -69,6 +71,7 @@ impl BusEvent {
             kind: event.event_type,
             created_at: event.created_at,
             frame: Utf8Bytes::from(event.envelope().to_string()),
+            received_at: std::time::Instant::now(),
         }
     }
 
@@ -100,6 +103,7 @@ impl BusEvent {
             kind: env.kind,
             created_at: env.timestamp,
             frame: Utf8Bytes::from(frame),
+            received_at: std::time::Instant::now(),
         })
     }
 }

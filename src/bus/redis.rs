@@ -110,10 +110,15 @@ impl Bus for RedisBus {
     /// from the log once the bus is back.
     async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
         let item = (user_channel(&event.user_id), event.envelope().to_string());
-        self.inner
-            .outbox
-            .try_send(item)
-            .map_err(|_| anyhow!("the Redis publish queue is full (Redis down?)"))
+        let outbox = &self.inner.outbox;
+        let sent = outbox.try_send(item);
+        let m = crate::ops::metrics::get();
+        m.bus_publish_queue
+            .set((outbox.max_capacity() - outbox.capacity()) as f64);
+        if sent.is_err() {
+            m.bus_publish_dropped.increment(1);
+        }
+        sent.map_err(|_| anyhow!("the Redis publish queue is full (Redis down?)"))
     }
 
     async fn is_healthy(&self) -> bool {
@@ -180,6 +185,8 @@ async fn supervise(
 ) {
     let mut lost_at = now_ms();
     let mut backoff = Duration::from_millis(100);
+    let m = crate::ops::metrics::get();
+    let mut first = true;
     loop {
         let connect = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub());
         let pubsub = tokio::select! {
@@ -212,6 +219,10 @@ async fn supervise(
         }
         backoff = Duration::from_millis(100);
         inner.connected.store(true, Ordering::Release);
+        m.bus_up.set(1.0);
+        if !std::mem::take(&mut first) {
+            m.bus_reconnects.increment(1);
+        }
         tracing::info!("Redis pub/sub connected");
         if let Some(s) = inner.sink() {
             s.bus_restored(lost_at);
@@ -241,6 +252,7 @@ async fn supervise(
             }
         }
         inner.connected.store(false, Ordering::Release);
+        m.bus_up.set(0.0);
         lost_at = now_ms();
         tracing::warn!("Redis pub/sub connection lost; reconnecting");
         if let Some(s) = inner.sink() {
@@ -272,6 +284,9 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
                             Ok(Err(e)) => e.to_string(),
                             _ => "timed out".into(),
                         };
+                        crate::ops::metrics::get()
+                            .bus_publish_dropped
+                            .increment(batch.len() as u64);
                         tracing::warn!(error = %err, events = batch.len(), "dropping unpublished events; subscribers refill from the log");
                         break;
                     }
@@ -281,6 +296,9 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
             }
         }
         batch.clear();
+        crate::ops::metrics::get()
+            .bus_publish_queue
+            .set(rx.len() as f64);
     }
 }
 

@@ -175,7 +175,9 @@ impl HubInner {
 
     fn live_guard(self: &Arc<Self>) -> LiveGuard {
         self.live.fetch_add(1, Ordering::AcqRel);
-        metrics::gauge!("taskhub_ws_sockets").increment(1.0);
+        let m = crate::ops::metrics::get();
+        m.ws_sockets.increment(1.0);
+        m.ws_connections.increment(1);
         LiveGuard(self.clone())
     }
 }
@@ -185,7 +187,7 @@ struct LiveGuard(Arc<HubInner>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        metrics::gauge!("taskhub_ws_sockets").decrement(1.0);
+        crate::ops::metrics::get().ws_sockets.decrement(1.0);
         if self.0.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
         }

@@ -161,7 +161,7 @@ impl Conn {
 
     pub(super) fn after_push(&self, was_empty: bool, ok: bool) -> bool {
         if !ok {
-            metrics::counter!("taskhub_ws_slow_closed_total").increment(1);
+            crate::ops::metrics::get().ws_slow_closed.increment(1);
             self.wake_writer.notify_one();
             self.wake_reader.notify_one();
         } else if was_empty {
@@ -277,7 +277,7 @@ impl Outbox {
             if let Some(pos) = c.queued_progress.filter(|p| *p >= taken) {
                 if let Some(slot) = self.frames.get_mut((pos - taken) as usize) {
                     *slot = Out::Event(ev.clone());
-                    metrics::counter!("taskhub_ws_coalesced_total").increment(1);
+                    crate::ops::metrics::get().ws_coalesced.increment(1);
                     return true;
                 }
             }
@@ -295,6 +295,9 @@ impl Outbox {
     pub(super) fn enqueue(&mut self, out: Out) -> bool {
         if self.frames.len() >= self.cap {
             self.state = State::Closing(CLOSE_TOO_SLOW, "too slow: resubscribe with sinceSeq");
+            crate::ops::metrics::get()
+                .ws_frames_dropped
+                .increment(self.frames.len() as u64);
             self.frames.clear();
             return false;
         }

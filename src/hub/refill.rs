@@ -110,6 +110,9 @@ async fn refill_users(hub: &Arc<HubInner>, since_ms: i64) {
                     if events.len() as i64 >= USER_LIMIT {
                         tracing::warn!(user_id = %user_id, "bus refill hit its per-user limit");
                     }
+                    crate::ops::metrics::get()
+                        .bus_refilled
+                        .increment(events.len() as u64);
                     for e in &events {
                         let ev = Arc::new(BusEvent::from_task_event(e));
                         hub.registry.dispatch_with(&ev, Scope::UserRefill);

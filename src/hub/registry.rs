@@ -39,10 +39,12 @@ impl Registry {
             return None;
         }
         e.sockets += 1;
+        crate::ops::metrics::get().ws_authenticated.increment(1.0);
         Some(e.key().clone())
     }
 
     pub fn remove_socket(&self, user_id: &str) {
+        crate::ops::metrics::get().ws_authenticated.decrement(1.0);
         self.users.remove_if_mut(user_id, |_, e| {
             e.sockets = e.sockets.saturating_sub(1);
             e.sockets == 0 && e.scope.is_empty()

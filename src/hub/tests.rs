@@ -25,6 +25,7 @@ fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
         kind,
         created_at: 1000 + seq,
         frame: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+        received_at: std::time::Instant::now(),
     })
 }
 

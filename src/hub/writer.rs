@@ -16,10 +16,16 @@ pub async fn write_loop<S>(conn: &Conn, sink: &mut S, write_timeout: Duration) -
 where
     S: Sink<Message> + Unpin,
 {
+    let m = crate::ops::metrics::get();
     loop {
         let (batch, state) = conn.take();
         if !batch.is_empty() {
             let n = batch.len() as u64;
+            // Latency is sampled: the batch's oldest event frame stands for the batch.
+            let sample = batch.iter().find_map(|out| match out {
+                Out::Event(ev) => Some((ev.received_at, ev.created_at)),
+                _ => None,
+            });
             let write = async {
                 for out in batch {
                     let msg = match out {
@@ -32,8 +38,15 @@ where
                 sink.flush().await
             };
             match tokio::time::timeout(write_timeout, write).await {
-                Ok(Ok(())) => metrics::counter!("taskhub_ws_frames_sent_total").increment(n),
+                Ok(Ok(())) => {
+                    m.ws_frames_sent.increment(n);
+                    if let Some((received, created_at)) = sample {
+                        m.frame_written(received, created_at);
+                    }
+                }
                 _ => {
+                    m.ws_write_errors.increment(1);
+                    m.ws_closed(None);
                     conn.kill();
                     return false;
                 }
@@ -43,6 +56,7 @@ where
         match state {
             State::Open => conn.wake_writer.notified().await,
             State::Closing(code, reason) => {
+                m.ws_closed(Some(code));
                 let frame = CloseFrame {
                     code,
                     reason: Utf8Bytes::from_static(reason),
@@ -63,7 +77,11 @@ where
                     }
                 };
             }
-            State::CloseSent | State::Dead => return false,
+            State::CloseSent => return false,
+            State::Dead => {
+                m.ws_closed(None);
+                return false;
+            }
         }
     }
 }

@@ -63,6 +63,7 @@ pub const OPERATIONS: &[Op] = &[
     op("get", "/", "docs", "A page linking the QA pages (development), the docs and health", Open, "", ""),
     op("get", "/health", "health", "Liveness", Open, "", ""),
     op("get", "/ready", "health", "Readiness: database and bus reachable (503 naming what is down)", Open, "", ""),
+    op("get", "/metrics", "health", "Prometheus metrics, text format (TASKHUB_METRICS, TASKHUB_METRICS_ADDR)", Open, "", ""),
     op("post", "/api/auth/register", "auth", "Register; 201 with tokens", Open, "Register", ""),
     op("post", "/api/auth/login", "auth", "Log in by username or email", Open, "Login", ""),
     op("post", "/api/auth/refresh", "auth", "Rotate a refresh token (reusing a spent one revokes the login)", Open, "Refresh", ""),
@@ -101,7 +102,7 @@ fn schemas() -> Value {
     let string = json!({"type": "string"});
     let int = json!({"type": "integer"});
     json!({
-        "Error": s(json!({"success": {"const": false}, "error": s(json!({"code": string, "message": string, "fields": {"type": "object"}}), &["code", "message"])}), &["success", "error"]),
+        "Error": s(json!({"success": {"const": false}, "error": s(json!({"code": string, "message": string, "fields": {"type": "object"}, "requestId": string}), &["code", "message"])}), &["success", "error"]),
         "Register": s(json!({"username": string, "email": string, "password": {"type": "string", "minLength": 8}}), &["username", "email", "password"]),
         "Login": s(json!({"login": {"type": "string", "description": "username or email (also accepted as `username` or `email`)"}, "password": string}), &["login", "password"]),
         "Refresh": s(json!({"refreshToken": string}), &["refreshToken"]),

@@ -35,7 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(payments::router())
         .merge(media::router())
-        .merge(ws::router());
+        .merge(ws::router())
+        .merge(crate::ops::admin::router(&settings));
     app = mount_simulator(app, &settings);
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
         .layer(axum::middleware::map_response(hygiene::nosniff))
+        .layer(crate::ops::http::RequestLayer)
         .with_state(state)
 }
 

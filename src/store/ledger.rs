@@ -206,6 +206,10 @@ pub(crate) async fn expire_due(tx: &mut DbTx<'_>, user_id: &str, now: i64) -> St
         move_balance(tx, user_id, TxType::Expired, -remaining, &r, lot, now)
             .await?
             .ok_or_else(|| broken("balance below its lots while expiring"))?;
+        // Counted inside the transaction: a rolled-back expiry is counted again on retry.
+        crate::ops::metrics::get()
+            .credits_expired
+            .increment((*remaining).max(0) as u64);
     }
     Ok(due.len())
 }

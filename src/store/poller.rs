@@ -40,6 +40,7 @@ impl Store {
                 ORDER BY next_poll_at, id LIMIT $4{lock})
              RETURNING {TASK_COLS}"
         );
+        self.count_takeovers(now, limit).await;
         let mut query = sqlx::query_as::<_, Task>(&q)
             .bind(owner)
             .bind(lease_until)
@@ -99,5 +100,24 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Counts expired leases that are still owned (their node died without releasing them)
+    /// and are about to be claimed, for `taskhub_poller_lease_takeovers_total`. One small
+    /// count per claim; approximate when several nodes claim at once.
+    async fn count_takeovers(&self, now: i64, limit: i64) {
+        let found: Result<(i64,), _> = sqlx::query_as(
+            "SELECT COUNT(*) FROM tasks
+             WHERE next_poll_at <= $1 AND lease_owner IS NOT NULL AND lease_until < $1",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await;
+        if let Ok((n,)) = found {
+            let n = n.min(limit).max(0) as u64;
+            if n > 0 {
+                crate::ops::metrics::get().lease_takeovers.increment(n);
+            }
+        }
     }
 }

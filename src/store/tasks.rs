@@ -218,6 +218,11 @@ impl Store {
             .await?;
         let event = insert_event(&mut tx, &task, EventType::TaskCreated).await?;
         tx.commit().await?;
+        if new.price > 0 {
+            crate::ops::metrics::get()
+                .credits_charged
+                .increment(new.price as u64);
+        }
         Ok((task, self.client_event(event)))
     }
 
@@ -272,6 +277,7 @@ impl Store {
             return Ok(None);
         };
         let now = now_ms().max(task.updated_at);
+        let refunded_before = task.credits_refunded;
         task.seq += 1;
         task.updated_at = now;
         task.status = next.status.as_str().to_string();
@@ -324,6 +330,12 @@ impl Store {
         .await?;
         let ev = insert_event(&mut tx, &task, event).await?;
         tx.commit().await?;
+        let refunded = task.credits_refunded - refunded_before;
+        if refunded > 0 {
+            crate::ops::metrics::get()
+                .credits_refunded
+                .increment(refunded as u64);
+        }
         Ok(Some((task, self.client_event(ev))))
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tracing::Instrument;
 
 use super::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
 use super::services::{announce, cancel_job};
@@ -119,7 +120,9 @@ impl Driver {
     /// Drives `task` one step; errors are logged and turned into a later retry.
     pub(super) async fn step(&self, task: Task) -> StepOutcome {
         let mut out = StepOutcome::default();
-        let result = self.try_step(&task, &mut out).await;
+        // Every log line of the step, the provider client's included, names the task.
+        let span = tracing::info_span!("task", video_id = %task.id);
+        let result = self.try_step(&task, &mut out).instrument(span).await;
         let now = now_ms();
         let retry_in = match result {
             Ok(None) => return out,
@@ -137,6 +140,7 @@ impl Driver {
                 return out;
             }
             Err(StepError::LeaseLost) => {
+                crate::ops::metrics::get().leases_lost.increment(1);
                 tracing::info!(video_id = %task.id, node = %self.node_id, "lease lost; another node has the task");
                 return out;
             }
@@ -153,7 +157,7 @@ impl Driver {
             }
         };
         out.error = true;
-        metrics::counter!("taskhub_poller_step_errors_total").increment(1);
+        crate::ops::metrics::get().poller_step_errors.increment(1);
         let wait = retry_in
             .unwrap_or(0)
             .max(self.interval(None, now - task.created_at));
@@ -177,7 +181,7 @@ impl Driver {
         task: &Task,
         out: &mut StepOutcome,
     ) -> Result<Option<Next>, StepError> {
-        metrics::counter!("taskhub_poller_steps_total").increment(1);
+        crate::ops::metrics::get().poller_steps.increment(1);
         let Some(provider) = self.providers.get(&task.provider) else {
             return Err(StepError::Fail(TaskError {
                 code: "providerUnavailable".into(),
@@ -205,13 +209,16 @@ impl Driver {
             None => {
                 let job = super::inputs::job(&self.state, task).await?;
                 lease.ensure(provider.max_call_ms()).await?;
-                let status = provider.create(&job).await?;
+                let call = provider.create(&job);
+                let status =
+                    crate::ops::metrics::provider_call(&task.provider, "create", call).await?;
                 tracing::debug!(video_id = %task.id, external_id = %status.external_id, "submitted");
                 status
             }
             Some(ext) => {
                 lease.ensure(provider.max_call_ms()).await?;
-                provider.status(ext).await?
+                let call = provider.status(ext);
+                crate::ops::metrics::provider_call(&task.provider, "status", call).await?
             }
         };
         self.apply_status(task, &provider, status, &mut lease, out)
@@ -285,7 +292,7 @@ impl Driver {
         match self.state.store.apply_change(&task.id, change).await {
             Ok(Some((task, event))) => {
                 out.events += 1;
-                metrics::counter!("taskhub_poller_events_total").increment(1);
+                crate::ops::metrics::get().poller_events.increment(1);
                 announce(&self.state, &task, &event).await;
                 Ok(Some(task))
             }
@@ -345,29 +352,31 @@ impl Driver {
             .expires_at
             .or(task.provider_expires_at)
             .is_some_and(|at| at <= now_ms());
-        let result = match provider.download(&status.external_id, variant).await {
-            Ok(download) => {
-                let file =
-                    MediaStore::file_name(&task.id, variant, download.content_type.as_deref());
-                match self.state.video.media.save(&file, download).await {
-                    Ok(bytes) => {
-                        tracing::debug!(video_id = %task.id, file, bytes, "media copied");
-                        return Ok(file);
-                    }
-                    Err(SaveError::TooLarge(max)) => Err(StepError::Fail(TaskError {
-                        code: "contentTooLarge".into(),
-                        message: format!(
-                            "the provider's {} is larger than {max} bytes",
-                            variant.as_str()
-                        ),
-                    })),
-                    Err(SaveError::Failed(m)) => {
-                        Err(StepError::Provider(ProviderError::transient(m)))
+        let call = provider.download(&status.external_id, variant);
+        let result =
+            match crate::ops::metrics::provider_call(&task.provider, "download", call).await {
+                Ok(download) => {
+                    let file =
+                        MediaStore::file_name(&task.id, variant, download.content_type.as_deref());
+                    match self.state.video.media.save(&file, download).await {
+                        Ok(bytes) => {
+                            tracing::debug!(video_id = %task.id, file, bytes, "media copied");
+                            return Ok(file);
+                        }
+                        Err(SaveError::TooLarge(max)) => Err(StepError::Fail(TaskError {
+                            code: "contentTooLarge".into(),
+                            message: format!(
+                                "the provider's {} is larger than {max} bytes",
+                                variant.as_str()
+                            ),
+                        })),
+                        Err(SaveError::Failed(m)) => {
+                            Err(StepError::Provider(ProviderError::transient(m)))
+                        }
                     }
                 }
-            }
-            Err(e) => Err(StepError::from(e)),
-        };
+                Err(e) => Err(StepError::from(e)),
+            };
         match result {
             Err(StepError::Fail(mut e)) => {
                 e.code = "contentUnavailable".into();

@@ -42,6 +42,7 @@ impl VideoServices {
 /// After a change committed: publish its event on the bus (a failure is logged; subscribers
 /// catch up from the event log) and, for a terminal one, call the task's webhook.
 pub async fn announce(state: &AppState, task: &Task, event: &TaskEvent) {
+    task_finished(task, event);
     if let Err(e) = state.bus.publish(event).await {
         tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
     }
@@ -51,6 +52,7 @@ pub async fn announce(state: &AppState, task: &Task, event: &TaskEvent) {
 /// After a user's cancel committed (and was published): call the webhook, and tell the
 /// provider to cancel or delete the job, waiting at most a moment for it.
 pub async fn after_cancel(state: &AppState, task: &Task, event: &TaskEvent) {
+    task_finished(task, event);
     state.video.webhooks.deliver(task, event);
     cancel_at_provider(state, task, PROVIDER_CANCEL_WAIT).await;
 }
@@ -67,9 +69,18 @@ pub async fn cancel_job(provider: &dyn Provider, task: &Task, wait: Duration) {
     let Some(ext) = task.external_id.as_deref() else {
         return;
     };
-    match tokio::time::timeout(wait, provider.cancel(ext)).await {
+    let call = crate::ops::metrics::provider_call(&task.provider, "cancel", provider.cancel(ext));
+    match tokio::time::timeout(wait, call).await {
         Ok(Ok(())) => tracing::debug!(video_id = %task.id, "provider job cancelled"),
         Ok(Err(e)) => tracing::info!(video_id = %task.id, error = %e, "provider could not cancel"),
         Err(_) => tracing::info!(video_id = %task.id, "provider cancel timed out"),
+    }
+}
+
+/// Records a terminal event's task duration (creation to the terminal commit).
+fn task_finished(task: &Task, event: &TaskEvent) {
+    if event.event_type.is_terminal() {
+        let secs = (event.created_at - task.created_at) as f64 / 1000.0;
+        crate::ops::metrics::task_finished(&task.status, secs);
     }
 }

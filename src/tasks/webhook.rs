@@ -48,11 +48,13 @@ impl Webhooks {
         let client = match self.outbound.client_for(&url) {
             Ok(c) => c.clone(),
             Err(why) => {
+                crate::ops::metrics::webhook("blocked");
                 tracing::warn!(video_id = %task.id, %why, "webhook not sent");
                 return;
             }
         };
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            crate::ops::metrics::webhook("dropped");
             tracing::warn!(video_id = %task.id, "too many webhooks in flight; this one is dropped");
             return;
         };
@@ -74,12 +76,17 @@ impl Webhooks {
             let _permit = permit;
             match req.body(body).send().await {
                 Ok(r) if r.status().is_success() => {
+                    crate::ops::metrics::webhook("delivered");
                     tracing::debug!(%video_id, seq, "webhook delivered")
                 }
                 Ok(r) => {
+                    crate::ops::metrics::webhook("refused");
                     tracing::warn!(%video_id, seq, status = r.status().as_u16(), "webhook refused")
                 }
-                Err(e) => tracing::warn!(%video_id, seq, error = %e, "webhook failed"),
+                Err(e) => {
+                    crate::ops::metrics::webhook("failed");
+                    tracing::warn!(%video_id, seq, error = %e, "webhook failed")
+                }
             }
         });
     }

@@ -243,3 +243,14 @@ impl TestApp {
         self.data_dir.path()
     }
 }
+
+/// An error body without its per-request `error.requestId`, for comparing two answers.
+pub fn without_request_id(mut v: Value) -> Value {
+    if let Some(e) = v.get_mut("error").and_then(Value::as_object_mut) {
+        e.remove("requestId");
+    }
+    if let Some(e) = v.as_object_mut() {
+        e.remove("requestId");
+    }
+    v
+}

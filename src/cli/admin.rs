@@ -1,4 +1,4 @@
-//! The bodies of the `taskhub` subcommands other than `serve`, kept here so `main.rs` stays a
+//! `taskhub migrate` and `taskhub admin grant|revoke`: bodies kept here so `main.rs` stays a
 //! thin argument parser.
 
 use crate::config::Settings;

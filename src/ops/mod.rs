@@ -1,0 +1,35 @@
+//! Operating a node: Prometheus metrics ([`metrics`]), request ids and per-request spans
+//! plus HTTP metrics ([`http`]), and the `/metrics` endpoint, on the main listener or an
+//! admin listener of its own ([`admin`]).
+
+pub mod admin;
+pub mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Metrics settings (flattened into `Settings`; env `TASKHUB_<FIELD>`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OpsSettings {
+    /// Serve `GET /metrics` (Prometheus text format, no user auth). On by default; set
+    /// false to close it (the counters are still kept in memory, they are cheap).
+    pub metrics: bool,
+    /// Serve `/metrics` on this address instead of the main listener (e.g. a private
+    /// interface). Unset: on the main listener.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for OpsSettings {
+    fn default() -> Self {
+        Self {
+            metrics: true,
+            metrics_addr: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
