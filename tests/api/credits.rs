@@ -42,25 +42,7 @@ async fn fifo_spending_and_expiry_across_lots(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("fifo").await;
     // A second lot: a local test payment (development), purchased credits last 90 days.
-    let body = json!({"package": "trial", "returnUrl": "http://localhost/x", "localTest": true});
-    let (s, p) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{p}");
-    let pid = p["data"]["paymentId"].as_str().unwrap();
-    let (s, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/payments/{pid}/dev-complete"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let (s, _) = app.buy_local_test_credits(&tok, "trial").await;
     assert_eq!(s, 200);
     assert_eq!(credits(&app, &tok).await["credits"], 200);
 

@@ -165,25 +165,7 @@ async fn dev_complete_is_for_local_test_payments_only(backend: Backend) {
     assert_eq!(balance(&app, &tok).await, before, "nothing granted");
 
     // A local test payment still completes.
-    let body = json!({"package": "trial", "returnUrl": "http://localhost/x", "localTest": true});
-    let (s, p) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{p}");
-    let pid = p["data"]["paymentId"].as_str().unwrap();
-    let (s, v) = app
-        .json(
-            Method::POST,
-            &format!("/api/payments/{pid}/dev-complete"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let (s, v) = app.buy_local_test_credits(&tok, "trial").await;
     assert_eq!(s, 200, "{v}");
     assert!(balance(&app, &tok).await > before);
 }

@@ -91,14 +91,7 @@ async fn unknown_fields_on_money_routes_are_refused_and_nothing_is_charged(backe
     assert_eq!(s, 201, "{v}");
     // Retry repeats the task as it was: a body with fields is refused.
     let id = v["data"]["videoId"].as_str().unwrap().to_string();
-    let failed = TaskChange {
-        status: Some(TaskStatus::Failed),
-        error: Some(taskhub::tasks::lifecycle::TaskError {
-            code: "providerError".into(),
-            message: "boom".into(),
-        }),
-        ..Default::default()
-    };
+    let failed = crate::billing::failed();
     drive(&app.state, &id, failed).await;
     let retry = format!("/api/video/tasks/{id}/retry");
     let (s, v) = app

@@ -139,6 +139,25 @@ impl TestApp {
         (status, v)
     }
 
+    /// Buys `package` as a local test payment (development) and completes it with
+    /// `dev-complete`; returns the completion's status and body.
+    pub async fn buy_local_test_credits(&self, token: &str, package: &str) -> (u16, Value) {
+        let body =
+            json!({"package": package, "returnUrl": "http://localhost/x", "localTest": true});
+        let (s, p) = self
+            .json(
+                Method::POST,
+                "/api/payments/stripe/create",
+                Some(token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 201, "{p}");
+        let pid = p["data"]["paymentId"].as_str().expect("paymentId");
+        let path = format!("/api/payments/{pid}/dev-complete");
+        self.json(Method::POST, &path, Some(token), None).await
+    }
+
     /// Registers a user and returns the token response's `data`.
     pub async fn register(&self, name: &str) -> Value {
         let body = json!({"username": name, "email": format!("{name}@example.com"), "password": "fake-password-123"});

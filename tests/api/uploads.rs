@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
 use taskhub::tasks::uploads;
 
 use crate::helpers::{Backend, TestApp};
@@ -105,14 +104,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
         .input_image
         .unwrap();
     assert!(app.data_path().join(&first).is_file());
-    let change = TaskChange {
-        status: Some(TaskStatus::Failed),
-        error: Some(TaskError {
-            code: "providerRejected".into(),
-            message: "test".into(),
-        }),
-        ..Default::default()
-    };
+    let change = crate::billing::failed();
     app.state
         .store
         .apply_change(&id, &change)
