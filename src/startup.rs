@@ -30,6 +30,7 @@ impl Application {
     /// Connects the store (migrating it), the bus, and binds the listener.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         settings.check_exposure()?;
+        crate::auth::password::return_hash_memory_to_os();
         settings.ensure_jwt_secret()?;
         crate::http::client_ip::TrustedProxies::parse(&settings.http.trusted_proxies)?;
         let mut store =

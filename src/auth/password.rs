@@ -16,6 +16,26 @@ use std::time::Duration;
 
 use crate::error::ApiError;
 
+/// Makes the allocator hand argon2's buffers back to the system when a hash ends.
+///
+/// glibc serves a large allocation with its own `mmap` and unmaps it on free, but after the
+/// first such free it raises that threshold to the freed size (up to 32 MiB), so from then on
+/// each 19 MiB buffer comes from a per-thread arena and stays there: after a burst of logins
+/// on the blocking pool's threads the process kept about 1 GB it no longer used. A fixed
+/// threshold turns that adjustment off. Process-wide and idempotent; other platforms and
+/// allocators are left as they are.
+pub fn return_hash_memory_to_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// Allocations at least this big are mapped on their own and unmapped on free.
+        const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+        // SAFETY: mallopt only sets an allocator parameter; it is safe to call at any time.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+    }
+}
+
 /// Hashes and verifications running at the same time.
 pub const MAX_CONCURRENT: usize = 4;
 

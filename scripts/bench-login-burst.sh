@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Memory after a login burst: starts a release build on loopback (fresh data dir, rate limits
+# off so every login reaches the password hash), registers one user, then signs in N times,
+# C at a time, and prints the server's RSS before and after (and after a short rest).
+# Bounded: N requests, loopback only.
+#
+#   scripts/bench-login-burst.sh [N=1000] [C=50]
+#   TASKHUB_BIN=path/to/taskhub scripts/bench-login-burst.sh   # an already built binary
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000}
+c=${2:-50}
+bin=${TASKHUB_BIN:-}
+if [ -z "$bin" ]; then cargo build --release --bin taskhub; bin=./target/release/taskhub; fi
+data=$(mktemp -d)
+log="$data/server.log"
+TASKHUB_DATA_DIR="$data" TASKHUB_ADDR=127.0.0.1:0 RUST_LOG=warn \
+  TASKHUB_RATE_AUTH_PER_MIN=0 TASKHUB_HASH_QUEUE_MAX=100000 TASKHUB_HASH_QUEUE_TIMEOUT_MS=600000 \
+  "$bin" serve >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/^taskhub listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+url="http://127.0.0.1:$port"
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+curl -sf -o /dev/null -XPOST "$url/api/auth/register" -H 'content-type: application/json' \
+  -d '{"username":"burst","email":"burst@example.com","password":"fake-password-123"}'
+before=$(rss)
+start=$(date +%s%N)
+seq 1 "$n" | xargs -P "$c" -I{} curl -s -o /dev/null -w '%{http_code}\n' -XPOST "$url/api/auth/login" \
+  -H 'content-type: application/json' -d '{"login":"burst","password":"fake-password-123"}' |
+  sort | uniq -c | awk '{printf "status %s: %s\n", $2, $1}'
+took=$(awk -v s="$start" -v e="$(date +%s%N)" 'BEGIN { printf "%.1f", (e - s) / 1e9 }')
+after=$(rss)
+sleep 2
+rested=$(rss)
+echo "$n logins, $c at a time, in ${took} s"
+echo "server RSS: before ${before} KiB, after ${after} KiB, 2 s later ${rested} KiB"
+awk -v b="$before" -v a="$rested" 'BEGIN { printf "growth: %.1f%%\n", (a - b) * 100 / b }'
