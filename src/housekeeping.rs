@@ -41,15 +41,11 @@ pub async fn sweep(store: &Store, b: &BillingSettings, now: i64) -> StoreResult<
 
 /// Sweeps every `prune_interval_secs` until shutdown (the first sweep runs at once).
 pub fn spawn(state: AppState) {
-    let every = Duration::from_secs(state.settings.billing.prune_interval_secs.max(1));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
+    let every = Duration::from_secs(state.settings.billing.prune_interval_secs);
+    let shutdown = state.shutdown.clone();
+    crate::periodic::spawn_every(every, shutdown, move || {
+        let state = state.clone();
+        async move {
             match sweep(&state.store, &state.settings.billing, now_ms()).await {
                 Ok((0, 0)) => {}
                 Ok((tokens, events)) => {

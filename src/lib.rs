@@ -19,6 +19,7 @@
 //! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
+//! - [`periodic`]: background sweeps that run every interval until shutdown.
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
 //! - [`secret_file`]: owner-only files for generated secrets.
 //! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits.
@@ -35,6 +36,7 @@ pub mod http;
 pub mod hub;
 pub mod media;
 pub mod ops;
+pub mod periodic;
 pub mod providers;
 pub mod routes;
 pub mod secret_file;
@@ -43,3 +45,5 @@ pub mod state;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(test)]
+mod test_log;

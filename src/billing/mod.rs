@@ -130,15 +130,11 @@ impl BillingSettings {
 
 /// Sweeps expired lots every `credit_sweep_interval_secs` until shutdown.
 pub fn spawn_expiry_sweep(state: AppState) {
-    let every = Duration::from_secs(state.settings.billing.credit_sweep_interval_secs.max(1));
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
+    let every = Duration::from_secs(state.settings.billing.credit_sweep_interval_secs);
+    let shutdown = state.shutdown.clone();
+    crate::periodic::spawn_every(every, shutdown, move || {
+        let state = state.clone();
+        async move {
             match state
                 .store
                 .expire_credits(crate::store::now_ms(), 500)

@@ -152,16 +152,12 @@ async fn fetch(state: &AppState, url: &str) -> Result<ImageData, String> {
 /// Every `TASKHUB_UPLOAD_SWEEP_INTERVAL_SECS`, removes uploads no task refers to.
 pub fn spawn_orphan_sweep(state: AppState) {
     let p = &state.settings.poller;
-    let every = Duration::from_secs(p.upload_sweep_interval_secs.max(1));
+    let every = Duration::from_secs(p.upload_sweep_interval_secs);
     let grace = Duration::from_secs(p.upload_orphan_grace_secs);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
+    let shutdown = state.shutdown.clone();
+    crate::periodic::spawn_every(every, shutdown, move || {
+        let state = state.clone();
+        async move {
             match sweep_orphans(&state, grace).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(files = n, "removed orphaned uploads"),
