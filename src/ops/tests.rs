@@ -1,9 +1,6 @@
 //! The request layer on its own: the id reaches every log line of the request (JSON logs)
 //! and the error body.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
@@ -14,18 +11,7 @@ use tower::ServiceExt;
 use super::http::RequestLayer;
 use crate::error::ApiError;
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::test_log::LogBuf as Buf;
 
 async fn noisy() -> Result<&'static str, ApiError> {
     tracing::warn!("looking for the thing");

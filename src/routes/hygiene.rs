@@ -48,8 +48,6 @@ pub async fn nosniff(mut resp: Response) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
 
     use super::*;
 
@@ -67,17 +65,7 @@ mod tests {
         assert_eq!(redact_uri(&"/health".parse().unwrap()), "/health");
     }
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::test_log::LogBuf as Buf;
 
     /// Drives a request through the real router's trace layer with a capturing subscriber.
     #[tokio::test]
