@@ -9,19 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin taskhub
-data=$(mktemp -d)
-log="$data/server.log"
-TASKHUB_DATA_DIR="$data" TASKHUB_ADDR=127.0.0.1:0 TASKHUB_SIMULATOR_SECONDS=6 \
-  TASKHUB_POLL_INTERVAL_MS=300 RUST_LOG=warn ./target/release/taskhub serve >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^taskhub listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+. scripts/release-server.sh
+start_release_server ./target/release/taskhub TASKHUB_SIMULATOR_SECONDS=6 TASKHUB_POLL_INTERVAL_MS=300
 echo "taskhub (release) on port $port, pid $pid, data dir $data"
 status=0
 python3 scripts/abuse.py --port "$port" --pid "$pid" "$@" || status=$?

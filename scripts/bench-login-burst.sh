@@ -12,20 +12,9 @@ n=${1:-1000}
 c=${2:-50}
 bin=${TASKHUB_BIN:-}
 if [ -z "$bin" ]; then cargo build --release --bin taskhub; bin=./target/release/taskhub; fi
-data=$(mktemp -d)
-log="$data/server.log"
-TASKHUB_DATA_DIR="$data" TASKHUB_ADDR=127.0.0.1:0 RUST_LOG=warn \
-  TASKHUB_RATE_AUTH_PER_MIN=0 TASKHUB_HASH_QUEUE_MAX=100000 TASKHUB_HASH_QUEUE_TIMEOUT_MS=600000 \
-  "$bin" serve >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/^taskhub listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+. scripts/release-server.sh
+start_release_server "$bin" TASKHUB_RATE_AUTH_PER_MIN=0 TASKHUB_HASH_QUEUE_MAX=100000 \
+  TASKHUB_HASH_QUEUE_TIMEOUT_MS=600000
 url="http://127.0.0.1:$port"
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 curl -sf -o /dev/null -XPOST "$url/api/auth/register" -H 'content-type: application/json' \
