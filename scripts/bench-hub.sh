@@ -22,6 +22,10 @@ export TASKHUB_RATE_AUTH_PER_MIN="${TASKHUB_RATE_AUTH_PER_MIN:-1000000}"
 export TASKHUB_RATE_TASK_CREATE_PER_MIN="${TASKHUB_RATE_TASK_CREATE_PER_MIN:-1000000}"
 export TASKHUB_RATE_TASK_QUERY_PER_MIN="${TASKHUB_RATE_TASK_QUERY_PER_MIN:-1000000}"
 export TASKHUB_RATE_OTHER_PER_MIN="${TASKHUB_RATE_OTHER_PER_MIN:-1000000}"
+# ...and connects them faster than they authenticate: the per-address cap on sockets not yet
+# authenticated would refuse most of them (1013).
+export TASKHUB_WS_MAX_UNAUTHENTICATED="${TASKHUB_WS_MAX_UNAUTHENTICATED:-20000}"
+export TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP="${TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP:-0}"
 # Keep the loadgen's tasks open: the simulator (if any) should not finish them mid-run.
 export TASKHUB_SIMULATOR_SECONDS="${TASKHUB_SIMULATOR_SECONDS:-100000}"
 export RUST_LOG="${RUST_LOG:-warn}"
