@@ -168,6 +168,14 @@ impl TestApp {
         v["data"].clone()
     }
 
+    /// The id of the user `token` belongs to (from `/api/auth/me`).
+    pub async fn user_id(&self, token: &str) -> String {
+        let (_, me) = self
+            .json(Method::GET, "/api/auth/me", Some(token), None)
+            .await;
+        me["data"]["id"].as_str().expect("user id").to_string()
+    }
+
     /// Registers a user and returns an access token.
     pub async fn token(&self, name: &str) -> String {
         self.register(name).await["accessToken"]

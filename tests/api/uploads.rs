@@ -21,6 +21,20 @@ crate::backend_tests!(
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\nfake";
 
+/// Creates an image-to-video task; returns its id and its stored upload's path.
+async fn image_task(app: &TestApp, tok: &str) -> (String, String) {
+    let resp = app
+        .post_image_task(tok, "x", PNG.to_vec(), "image/png")
+        .await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upload = app.state.store.get_task(&id).await.unwrap().input_image;
+    (id, upload.expect("the task keeps its upload"))
+}
+
 /// Files in the app's uploads folder.
 fn upload_files(app: &TestApp) -> Vec<String> {
     match std::fs::read_dir(uploads::dir(&app.state.settings)) {
@@ -87,22 +101,7 @@ async fn uploads_are_written_only_after_the_checks(backend: Backend) {
 async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("uploader").await;
-    let resp = app
-        .post_image_task(&tok, "x", PNG.to_vec(), "image/png")
-        .await;
-    assert_eq!(resp.status().as_u16(), 201);
-    let id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let first = app
-        .state
-        .store
-        .get_task(&id)
-        .await
-        .unwrap()
-        .input_image
-        .unwrap();
+    let (id, first) = image_task(&app, &tok).await;
     assert!(app.data_path().join(&first).is_file());
     let change = crate::billing::failed();
     app.state
@@ -215,21 +214,7 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
 async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let tok = app.token("sweeper").await;
-    let resp = app
-        .post_image_task(&tok, "x", PNG.to_vec(), "image/png")
-        .await;
-    let id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let kept = app
-        .state
-        .store
-        .get_task(&id)
-        .await
-        .unwrap()
-        .input_image
-        .unwrap();
+    let (_, kept) = image_task(&app, &tok).await;
     let dir = uploads::dir(&app.state.settings);
     let orphan = dir.join(format!("{}.png", uuid::Uuid::new_v4()));
     let fresh = dir.join(format!("{}.jpg", uuid::Uuid::new_v4()));

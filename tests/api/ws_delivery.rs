@@ -110,7 +110,7 @@ async fn slow_socket(app: &TestApp, token: &str) -> Ws {
 }
 
 /// A synthetic event, as a poller would publish it, with `pad` bytes of message.
-fn event(user_id: &str, video_id: &str, seq: i64, kind: EventType, pad: usize) -> TaskEvent {
+pub fn event(user_id: &str, video_id: &str, seq: i64, kind: EventType, pad: usize) -> TaskEvent {
     let status = match kind {
         EventType::TaskCompleted => "completed",
         EventType::TaskCreated => "queued",
@@ -127,17 +127,10 @@ fn event(user_id: &str, video_id: &str, seq: i64, kind: EventType, pad: usize) -
     }
 }
 
-async fn user_id(app: &TestApp, token: &str) -> String {
-    let (_, me) = app
-        .json(reqwest::Method::GET, "/api/auth/me", Some(token), None)
-        .await;
-    me["data"]["id"].as_str().unwrap().to_string()
-}
-
 async fn slow_reader_is_coalesced_and_keeps_terminal(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_outbound_queue = 16).await;
     let tok = app.token("slowpoke").await;
-    let uid = user_id(&app, &tok).await;
+    let uid = app.user_id(&tok).await;
     let id = app.create_task_id(&tok, "long").await;
     let mut slow = slow_socket(&app, &tok).await;
     slow.subscribe(&id, None).await;
@@ -181,7 +174,7 @@ async fn publish(state: &AppState, ev: TaskEvent) {
 async fn slow_reader_closed_4002_fast_one_unaffected(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_outbound_queue = 16).await;
     let tok = app.token("pair").await;
-    let uid = user_id(&app, &tok).await;
+    let uid = app.user_id(&tok).await;
     let mut slow = slow_socket(&app, &tok).await;
     assert_eq!(
         slow.request("subscribe_user", json!({})).await["type"],

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use taskhub::store::TaskEvent;
 use taskhub::tasks::lifecycle::EventType;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -17,26 +16,6 @@ use crate::helpers::{Backend, TestApp};
 use crate::ws_client::{close_code, eventually, ws_url, Ws, WAIT};
 
 crate::backend_tests!(foreign_subscribes_racing_live_events_leak_nothing);
-
-/// A progress event of `user_id`'s task, as a poller would publish it.
-fn progress_event(user_id: &str, video_id: &str, seq: i64) -> TaskEvent {
-    TaskEvent {
-        video_id: video_id.into(),
-        user_id: user_id.into(),
-        seq,
-        event_type: EventType::TaskProgress,
-        payload: json!({"videoId": video_id, "externalVideoId": null, "status": "processing",
-            "progress": seq.min(99), "seq": seq, "message": "working"}),
-        created_at: taskhub::store::now_ms(),
-    }
-}
-
-async fn user_id(app: &TestApp, token: &str) -> String {
-    let (_, me) = app
-        .json(reqwest::Method::GET, "/api/auth/me", Some(token), None)
-        .await;
-    me["data"]["id"].as_str().unwrap().to_string()
-}
 
 /// Whether `f` is a task frame of one of `ids`.
 fn is_task_frame_of(f: &Value, ids: &[String]) -> bool {
@@ -53,7 +32,7 @@ async fn foreign_subscribes_racing_live_events_leak_nothing(backend: Backend) {
     })
     .await;
     let tok_a = app.token("alice").await;
-    let uid_a = user_id(&app, &tok_a).await;
+    let uid_a = app.user_id(&tok_a).await;
     let mut ids_a = Vec::new();
     for n in 0..4 {
         ids_a.push(app.create_task_id(&tok_a, &format!("alice's {n}")).await);
@@ -78,7 +57,13 @@ async fn foreign_subscribes_racing_live_events_leak_nothing(backend: Backend) {
                 for id in &ids {
                     state
                         .bus
-                        .publish(&progress_event(&uid, id, seq))
+                        .publish(&crate::ws_delivery::event(
+                            &uid,
+                            id,
+                            seq,
+                            EventType::TaskProgress,
+                            0,
+                        ))
                         .await
                         .unwrap();
                     published.fetch_add(1, Ordering::AcqRel);
