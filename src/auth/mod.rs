@@ -6,13 +6,13 @@ pub mod password;
 
 pub use extract::AuthUser;
 
-use rand::distributions::Alphanumeric;
-use rand::Rng;
+use rand::distr::Alphanumeric;
+use rand::RngExt;
 use sha2::{Digest, Sha256};
 
 /// A random URL-safe token of `len` characters from the OS-seeded CSPRNG.
 pub fn random_token(len: usize) -> String {
-    rand::thread_rng()
+    rand::rng()
         .sample_iter(&Alphanumeric)
         .take(len)
         .map(char::from)

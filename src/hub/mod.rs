@@ -18,7 +18,6 @@
 
 pub mod admission;
 pub mod commands;
-mod fxhash;
 pub mod outbox;
 pub mod protocol;
 mod ratelimit;

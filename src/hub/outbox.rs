@@ -77,7 +77,7 @@ pub struct Outbox {
     pub(super) cap: usize,
     pub(super) coalesce: bool,
     pub(super) state: State,
-    pub(super) cursors: HashMap<Arc<str>, Cursor, super::fxhash::FxBuild>,
+    pub(super) cursors: HashMap<Arc<str>, Cursor, rustc_hash::FxBuildHasher>,
     /// Cursors kept before the user subscription's least recently active ones are forgotten.
     pub(super) cursor_cap: usize,
     pub(super) task_subs: usize,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Message;
 use futures_util::{Sink, Stream, StreamExt};
-use rand::Rng;
+use rand::RngExt;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -105,7 +105,7 @@ impl Session {
         let now = Instant::now();
         let interval = s.ws_heartbeat_interval_ms.max(10);
         // Each socket pings at its own phase, so pings spread over the interval.
-        let phase = rand::thread_rng().gen_range(interval / 2..=interval);
+        let phase = rand::rng().random_range(interval / 2..=interval);
         Self {
             connection_id: uuid::Uuid::new_v4().simple().to_string(),
             auth_deadline: Some(now + Duration::from_millis(s.ws_auth_timeout_ms)),

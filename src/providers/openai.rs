@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use rand::Rng;
+use rand::RngExt;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::json;
@@ -170,7 +170,7 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
         .saturating_mul(1u32 << attempt.min(16))
         .min(Duration::from_secs(30));
     let half = full / 2;
-    half + half.mul_f64(rand::thread_rng().gen::<f64>())
+    half + half.mul_f64(rand::rng().random::<f64>())
 }
 
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use tracing::Instrument;
 
 use super::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
@@ -405,6 +405,6 @@ impl Driver {
             _ => 4,
         };
         let base = s.poll_interval_ms.saturating_mul(factor).min(max);
-        (base as f64 * rand::thread_rng().gen_range(0.9..=1.1)) as u64
+        (base as f64 * rand::rng().random_range(0.9..=1.1)) as u64
     }
 }

@@ -1,7 +1,7 @@
 //! 1,000 malformed requests of many kinds: every answer is a 4xx with the error envelope,
 //! and the server keeps serving.
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use reqwest::Method;
 
 use crate::helpers::{Backend, TestApp};
@@ -24,8 +24,8 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
         let mut req = match kind {
             // random bytes as JSON
             0 => {
-                let len = rng.gen_range(0..200);
-                let junk: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                let len = rng.random_range(0..200);
+                let junk: Vec<u8> = (0..len).map(|_| rng.random()).collect();
                 app.client
                     .post(app.url("/api/video/tasks"))
                     .bearer_auth(&tok)
@@ -49,7 +49,7 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
                 .client
                 .get(app.url(&format!(
                     "/api/video/tasks/video_{}",
-                    "z".repeat(rng.gen_range(1..40))
+                    "z".repeat(rng.random_range(1..40))
                 )))
                 .bearer_auth(&tok),
             // bad pagination
@@ -57,8 +57,8 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
                 .client
                 .get(app.url(&format!(
                     "/api/video/tasks?page={}&pageSize={}",
-                    rng.gen_range(-5..1),
-                    rng.gen::<u32>()
+                    rng.random_range(-5..1),
+                    rng.random::<u32>()
                 )))
                 .bearer_auth(&tok),
             // wrong types in valid JSON
@@ -70,7 +70,7 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
             // bad or missing auth
             6 => app.client.get(app.url("/api/video/tasks")).header(
                 "authorization",
-                format!("Bearer {}", "x".repeat(rng.gen_range(0..50))),
+                format!("Bearer {}", "x".repeat(rng.random_range(0..50))),
             ),
             // broken multipart
             7 => app
@@ -85,7 +85,7 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
                 .request(Method::PATCH, app.url("/api/video/tasks"))
                 .bearer_auth(&tok),
             // unknown tasks, bad sinceSeq and invalid refresh tokens
-            _ => match rng.gen_range(0..3) {
+            _ => match rng.random_range(0..3) {
                 0 => app
                     .client
                     .get(app.url(&format!(
@@ -98,13 +98,13 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
                     .get(app.url(&format!(
                         "/api/video/tasks/video_{}/events?sinceSeq=-{}",
                         uuid::Uuid::now_v7(),
-                        rng.gen::<u8>()
+                        rng.random::<u8>()
                     )))
                     .bearer_auth(&tok),
                 _ => app
                     .client
                     .post(app.url("/api/auth/refresh"))
-                    .json(&serde_json::json!({"refreshToken": rng.gen::<u64>().to_string()})),
+                    .json(&serde_json::json!({"refreshToken": rng.random::<u64>().to_string()})),
             },
         };
         req = req.timeout(std::time::Duration::from_secs(10));

@@ -215,7 +215,7 @@ async fn shutdown_sends_reconnect_and_1012(backend: Backend) {
 }
 
 async fn random_frames_each_get_one_answer(backend: Backend) {
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     let app = TestApp::spawn_with(backend, |s| s.hub.ws_max_frames_per_sec = 100_000).await;
     let tok = app.token("fuzzy").await;
     let id = app.create_task_id(&tok, "steady").await;
@@ -238,23 +238,23 @@ async fn random_frames_each_get_one_answer(backend: Backend) {
     ];
     let n = 400;
     for i in 0..n {
-        let frame = match rng.gen_range(0..6) {
+        let frame = match rng.random_range(0..6) {
             // Garbage text.
-            0 => (0..rng.gen_range(0..60))
-                .map(|_| rng.gen_range(' '..='~'))
+            0 => (0..rng.random_range(0..60))
+                .map(|_| rng.random_range(' '..='~'))
                 .collect::<String>(),
             // Valid JSON that is not an envelope.
             1 => json!([i, "x", {"type": "ping"}]).to_string(),
             _ => {
-                let kind = types[rng.gen_range(0..types.len())].clone();
-                let video = match rng.gen_range(0..4) {
+                let kind = types[rng.random_range(0..types.len())].clone();
+                let video = match rng.random_range(0..4) {
                     0 => json!(format!("video_{}", uuid::Uuid::now_v7())),
                     1 => json!("video_not-a-uuid"),
-                    2 => json!(rng.gen::<i64>()),
+                    2 => json!(rng.random::<i64>()),
                     _ => json!(null),
                 };
-                let since = match rng.gen_range(0..4) {
-                    0 => json!(rng.gen_range(-5..1_000_000_000_000i64)),
+                let since = match rng.random_range(0..4) {
+                    0 => json!(rng.random_range(-5..1_000_000_000_000i64)),
                     1 => json!("5"),
                     _ => json!(null),
                 };

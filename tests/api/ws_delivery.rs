@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{json, Value};
 use taskhub::state::AppState;
 use taskhub::store::TaskEvent;
@@ -57,7 +57,7 @@ async fn snapshot_and_live_race_loses_nothing(backend: Backend) {
         let tok = tok.clone();
         let id = id.clone();
         watchers.push(tokio::spawn(async move {
-            let delay = rand::thread_rng().gen_range(0..40) + n * 5;
+            let delay = rand::rng().random_range(0..40) + n * 5;
             tokio::time::sleep(Duration::from_millis(delay)).await;
             let mut ws = Ws::connect_url(&app_url).await;
             assert_eq!(
