@@ -13,7 +13,8 @@ use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use super::outbound::Outbound;
-use crate::config::{Secret, Settings};
+use super::settings::PollerSettings;
+use crate::config::Secret;
 use crate::domain::TaskEvent;
 use crate::store::Task;
 
@@ -29,11 +30,11 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn new(settings: &Settings, outbound: Outbound) -> Self {
+    pub fn new(poller: &PollerSettings, outbound: Outbound) -> Self {
         Self {
             outbound,
-            secret: settings.poller.webhook_secret.clone(),
-            timeout: Duration::from_millis(settings.poller.webhook_timeout_ms.max(1)),
+            secret: poller.webhook_secret.clone(),
+            timeout: Duration::from_millis(poller.webhook_timeout_ms.max(1)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }

@@ -37,7 +37,7 @@ async fn image_task(app: &TestApp, tok: &str) -> (String, String) {
 
 /// Files in the app's uploads folder.
 fn upload_files(app: &TestApp) -> Vec<String> {
-    match std::fs::read_dir(uploads::dir(&app.state.settings)) {
+    match std::fs::read_dir(uploads::dir(&app.state.tasks.settings)) {
         Ok(dir) => dir
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
@@ -215,7 +215,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let tok = app.token("sweeper").await;
     let (_, kept) = image_task(&app, &tok).await;
-    let dir = uploads::dir(&app.state.settings);
+    let dir = uploads::dir(&app.state.tasks.settings);
     let orphan = dir.join(format!("{}.png", uuid::Uuid::new_v4()));
     let fresh = dir.join(format!("{}.jpg", uuid::Uuid::new_v4()));
     std::fs::write(&orphan, PNG).unwrap();
@@ -225,7 +225,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
         let f = std::fs::File::options().write(true).open(path).unwrap();
         f.set_modified(old).unwrap();
     }
-    let removed = uploads::sweep_orphans(&app.state, Duration::from_secs(3_600))
+    let removed = uploads::sweep_orphans(&app.state.tasks, Duration::from_secs(3_600))
         .await
         .unwrap();
     assert_eq!(removed, 1);
@@ -245,7 +245,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
         s.poller.upload_orphan_grace_secs = 0;
     })
     .await;
-    let dir = uploads::dir(&app2.state.settings);
+    let dir = uploads::dir(&app2.state.tasks.settings);
     std::fs::create_dir_all(&dir).unwrap();
     let stray = dir.join(format!("{}.webp", uuid::Uuid::new_v4()));
     std::fs::write(&stray, PNG).unwrap();
