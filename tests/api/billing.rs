@@ -2,10 +2,11 @@
 //! exactly-once refunds on failure and cancel, retries charged again. Every scenario ends
 //! with the ledger invariant.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
 
-use crate::helpers::{Backend, Reply, TestApp};
+use crate::helpers::{Backend, Call, Reply, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 
 crate::backend_tests!(
@@ -16,6 +17,12 @@ crate::backend_tests!(
 
 pub async fn credits(app: &TestApp, tok: &str) -> Value {
     app.get("/api/users/credits").auth(tok).await.expect(200)["data"].clone()
+}
+
+/// `GET /api/users/credits/transactions?{query}` as `tok`.
+pub fn transactions(app: &TestApp, tok: &str, query: &str) -> Call {
+    app.get(format!("/api/users/credits/transactions?{query}"))
+        .auth(tok)
 }
 
 pub fn failed() -> TaskChange {
@@ -121,15 +128,10 @@ async fn cancel_and_retry_move_credits(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("canceller").await;
     let id = app.create_task_id(&tok, "never mind").await;
-    let v = app
-        .post(format!("/api/video/tasks/{id}/cancel"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    let v = app.cancel_task(&tok, &id).await.expect(200);
     assert_eq!(v["data"]["creditsRefunded"], 20);
     let ev = app
-        .get(format!("/api/video/tasks/{id}/events?sinceSeq=1"))
-        .auth(&tok)
+        .task_call(Method::GET, &tok, &id, "/events?sinceSeq=1")
         .await
         .body;
     assert_eq!(ev["data"]["events"][0]["payload"]["creditsRefunded"], 20);
@@ -138,11 +140,7 @@ async fn cancel_and_retry_move_credits(backend: Backend) {
     // A retry is a new task and is charged again.
     let id = app.create_task_id(&tok, "again").await;
     app.state.store.apply_change(&id, &failed()).await.unwrap();
-    let retried = app
-        .post(format!("/api/video/tasks/{id}/retry"))
-        .auth(&tok)
-        .await
-        .expect(201);
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     assert_eq!(retried["data"]["creditsCharged"], 20);
     let c = credits(&app, &tok).await;
     assert_eq!(

@@ -5,7 +5,7 @@
 use serde_json::json;
 use taskhub::store::now_ms;
 
-use crate::billing::{credits, failed};
+use crate::billing::{credits, failed, transactions};
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 
@@ -79,17 +79,9 @@ async fn fifo_spending_and_expiry_across_lots(backend: Backend) {
     // transaction; the refunded lot (same expiry) goes with it.
     set_expiry(&app, "purchased", now_ms() - 1000).await;
     set_expiry(&app, "refunded", now_ms() - 1000).await;
-    let v = app
-        .post_task(&tok, json!({"prompt": "too much"}))
+    app.post_task(&tok, json!({"prompt": "too much"}))
         .await
-        .expect(402);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("available 0"),
-        "{v}"
-    );
+        .expect_message(402, "available 0");
     // The sweep writes the expiries for good.
     assert_eq!(
         app.state.store.expire_credits(now_ms(), 100).await.unwrap(),
@@ -104,11 +96,7 @@ async fn fifo_spending_and_expiry_across_lots(backend: Backend) {
         (c["credits"].as_i64(), c["totalExpired"].as_i64()),
         (Some(0), Some(110))
     );
-    let ex = app
-        .get("/api/users/credits/transactions?type=expired")
-        .auth(&tok)
-        .await
-        .body;
+    let ex = transactions(&app, &tok, "type=expired").await.body;
     assert_eq!(ex["data"]["total"], 2);
     assert!(ex["data"]["items"][0]["expiresAt"].is_string());
     assert_eq!(ex["data"]["items"][0]["balanceAfter"], 0);
@@ -123,12 +111,7 @@ async fn plan_checks_run_in_order(backend: Backend) {
     })
     .await;
     let tok = app.token("planner").await;
-    let admin = app.token("admin1").await;
-    app.state
-        .store
-        .set_user_role("admin1@example.com", "admin")
-        .await
-        .unwrap();
+    let admin = app.admin_token("admin1").await;
     let me = app.user_id(&tok).await;
     let x = || json!({"prompt": "x"});
     // Free cannot generate (the seed's rule), even with no credits: plan before credits.
@@ -228,11 +211,7 @@ async fn prices_and_credit_routes(backend: Backend) {
         ),
         (Some(45), Some(100), Some(55))
     );
-    let page = app
-        .get("/api/users/credits/transactions?pageSize=1")
-        .auth(&tok)
-        .await
-        .body;
+    let page = transactions(&app, &tok, "pageSize=1").await.body;
     assert_eq!(page["data"]["total"], 3);
     let newest = &page["data"]["items"][0];
     assert_eq!(
@@ -246,20 +225,13 @@ async fn prices_and_credit_routes(backend: Backend) {
     );
     assert_eq!(newest["taskId"], b["data"]["videoId"]);
     assert_eq!(newest["referenceType"], "task");
-    let bonus = app
-        .get("/api/users/credits/transactions?type=bonus")
-        .auth(&tok)
-        .await
-        .body;
+    let bonus = transactions(&app, &tok, "type=bonus").await.body;
     assert_eq!(bonus["data"]["items"][0]["amount"], 100);
     assert!(
         bonus["data"]["items"][0]["expiresAt"].is_string(),
         "the bonus expires"
     );
-    app.get("/api/users/credits/transactions?type=gift")
-        .auth(&tok)
-        .await
-        .expect(400);
+    transactions(&app, &tok, "type=gift").await.expect(400);
     app.get("/api/users/credits").await.expect(401);
     assert_ledger_invariant(&app).await;
 }

@@ -65,13 +65,11 @@ async fn unknown_fields_on_money_routes_are_refused_and_nothing_is_charged(backe
     let id = v["data"]["videoId"].as_str().unwrap().to_string();
     let failed = crate::billing::failed();
     drive(&app.state, &id, failed).await;
-    let retry = format!("/api/video/tasks/{id}/retry");
-    app.post(&retry)
-        .auth(&tok)
+    app.retry_task(&tok, &id)
         .json(json!({"quality": "hd"}))
         .await
         .expect_invalid("quality");
-    app.post(&retry).auth(&tok).await.expect(201);
+    app.retry_task(&tok, &id).await.expect(201);
 }
 
 async fn payment_return_url_must_be_on_an_allowed_origin(backend: Backend) {
@@ -133,11 +131,7 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     // The database holds the key; every read hands out a signed, expiring URL.
     let stored = app.state.store.get_task(&id).await.unwrap();
     assert_eq!(stored.video_url.as_deref(), Some(file.as_str()));
-    let v = app
-        .get(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .body;
+    let v = app.get_task(&tok, &id).await.body;
     let url = v["data"]["result"]["videoUrl"]
         .as_str()
         .unwrap()
@@ -188,11 +182,7 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     std::fs::write(media_dir.join(&file2), b"older bytes").unwrap();
     let legacy = format!("/media/{file2}?sig=00112233445566778899aabbccddeeff");
     drive(&app.state, &id2, completed_with(&legacy, None)).await;
-    let v = app
-        .get(format!("/api/video/tasks/{id2}/content"))
-        .auth(&tok)
-        .await
-        .body;
+    let v = app.task_content(&tok, &id2).await.body;
     assert_eq!(v["data"]["copied"], true, "{v}");
     let fresh = v["data"]["url"].as_str().unwrap();
     assert!(

@@ -14,6 +14,7 @@ use taskhub::state::AppState;
 use tokio_util::sync::CancellationToken;
 
 mod request;
+mod tasks;
 pub use request::{Call, Reply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,13 +126,25 @@ impl TestApp {
     pub async fn register(&self, name: &str) -> Value {
         let body = json!({"username": name, "email": format!("{name}@example.com"), "password": "fake-password-123"});
         let reply = self.post("/api/auth/register").json(body).await;
-        reply.expect_because(201, &format!("register {name}"))["data"].clone()
+        reply.expect_because(201, format!("register {name}"))["data"].clone()
     }
 
     /// The id of the user `token` belongs to (from `/api/auth/me`).
     pub async fn user_id(&self, token: &str) -> String {
         let me = self.get("/api/auth/me").auth(token).await.body;
         me["data"]["id"].as_str().expect("user id").to_string()
+    }
+
+    /// Registers `name`, makes them an admin and returns their access token.
+    pub async fn admin_token(&self, name: &str) -> String {
+        let token = self.token(name).await;
+        let email = format!("{name}@example.com");
+        self.state
+            .store
+            .set_user_role(&email, "admin")
+            .await
+            .unwrap();
+        token
     }
 
     /// Registers a user and returns an access token.
@@ -142,55 +155,10 @@ impl TestApp {
             .to_string()
     }
 
-    /// Posts an image-to-video task as multipart: `prompt` and an `image` part of `mime`.
-    pub async fn post_image_task(
-        &self,
-        token: &str,
-        prompt: &str,
-        image: Vec<u8>,
-        mime: &str,
-    ) -> Reply {
-        let part = reqwest::multipart::Part::bytes(image)
-            .file_name("image")
-            .mime_str(mime)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new()
-            .text("prompt", prompt.to_string())
-            .text("seconds", "4")
-            .part("image", part);
-        self.post("/api/video/tasks")
-            .auth(token)
-            .multipart(form)
-            .await
-    }
-
-    /// Creates a text-to-video task and returns its `videoId`.
-    pub async fn create_task_id(&self, token: &str, prompt: &str) -> String {
-        self.create_task(token, prompt).await["videoId"]
-            .as_str()
-            .expect("videoId")
-            .to_string()
-    }
-
-    /// The task's event log (`GET /api/video/tasks/{id}/events`; the status is not checked).
-    pub async fn task_events(&self, token: &str, id: &str) -> Vec<Value> {
-        let v = self
-            .get(format!("/api/video/tasks/{id}/events"))
-            .auth(token)
-            .await
-            .body;
-        v["data"]["events"].as_array().expect("events").clone()
-    }
-
     /// GETs `path` without auth and returns the body as text.
     pub async fn get_text(&self, path: &str) -> String {
         let resp = self.get(path).response().await;
         resp.text().await.expect("body")
-    }
-
-    /// `POST /api/video/tasks` with `body`, as `token`.
-    pub fn post_task(&self, token: &str, body: Value) -> Call {
-        self.post("/api/video/tasks").auth(token).json(body)
     }
 
     /// `POST /api/payments/stripe/create` with `body`, as `token`.
@@ -198,13 +166,6 @@ impl TestApp {
         self.post("/api/payments/stripe/create")
             .auth(token)
             .json(body)
-    }
-
-    /// Creates a text-to-video task and returns its JSON.
-    pub async fn create_task(&self, token: &str, prompt: &str) -> Value {
-        let body = json!({"prompt": prompt, "model": "sora-2", "seconds": 4, "size": "720x1280"});
-        let reply = self.post_task(token, body).await;
-        reply.expect_because(201, "create task")["data"].clone()
     }
 }
 

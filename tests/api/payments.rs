@@ -7,7 +7,7 @@ use taskhub::billing::stripe::sign;
 use taskhub::config::{Environment, Secret, Settings};
 
 use crate::billing::credits;
-use crate::helpers::{Backend, Reply, TestApp};
+use crate::helpers::{Backend, Call, Reply, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 use crate::stripe_mock::StripeMock;
 
@@ -37,6 +37,11 @@ pub async fn webhook(app: &TestApp, event: &Value, secret: &str, t: Option<i64>)
         .header("Content-Type", "application/json")
         .body(body)
         .await
+}
+
+/// `GET /api/payments/{pid}` as `tok`.
+pub fn payment(app: &TestApp, tok: &str, pid: &str) -> Call {
+    app.get(format!("/api/payments/{pid}")).auth(tok)
 }
 
 pub fn session_event(id: &str, kind: &str, payment: &Value, paid: bool, amount: i64) -> Value {
@@ -136,20 +141,15 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
     assert_eq!(got, want);
 
     // The payment is visible to its owner only.
-    let g = app.get(format!("/api/payments/{pid}")).auth(&tok).await;
+    let g = payment(&app, &tok, pid).await;
     assert_eq!(g.expect(200)["data"]["status"], "pending");
     let other = me["accessToken"].as_str().unwrap();
-    app.get(format!("/api/payments/{pid}"))
-        .auth(other)
-        .await
-        .expect(404);
+    payment(&app, other, pid).await.expect(404);
     // Stripe refusing the session is a clear 400 and the payment is marked failed.
     let body = json!({"package": "premium", "returnUrl": "https://app.example/"});
-    let v = app.post_payment(&tok, body).await.expect(400);
-    assert!(v["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Amount too large"));
+    app.post_payment(&tok, body)
+        .await
+        .expect_message(400, "Amount too large");
     for (body, field) in [
         (
             json!({"package": "huge", "returnUrl": "https://a.example/"}),
@@ -168,12 +168,7 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
 async fn payments_not_configured_answer_503(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.env = Environment::Production).await;
     let tok = app.token("nokeys").await;
-    let admin = app.token("nokeys-admin").await;
-    app.state
-        .store
-        .set_user_role("nokeys-admin@example.com", "admin")
-        .await
-        .unwrap();
+    let admin = app.admin_token("nokeys-admin").await;
     let body = json!({"package": "trial", "returnUrl": "https://a.example/"});
     app.post_payment(&tok, body.clone())
         .await
@@ -220,14 +215,9 @@ async fn payments_not_configured_answer_503(backend: Backend) {
     // Development without keys: still 503, and the answer names the local alternative.
     let dev = TestApp::spawn(backend).await;
     let tok = dev.token("devnokeys").await;
-    let v = dev.post_payment(&tok, body).await.expect(503);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("localTest"),
-        "{v}"
-    );
+    dev.post_payment(&tok, body)
+        .await
+        .expect_message(503, "localTest");
     assert_ledger_invariant(&app).await;
 }
 

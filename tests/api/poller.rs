@@ -22,11 +22,7 @@ crate::backend_tests!(
 pub async fn wait_for(app: &TestApp, tok: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let v = app
-            .get(format!("/api/video/tasks/{id}"))
-            .auth(tok)
-            .await
-            .body;
+        let v = app.get_task(tok, id).await.body;
         if done(&v["data"]) {
             return v["data"].clone();
         }

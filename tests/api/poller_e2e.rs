@@ -53,11 +53,7 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
     let events = events(&app, &tok, &id).await;
     assert_eq!(kinds(&events).last().unwrap().0, "taskCompleted");
 
-    let c = app
-        .get(format!("/api/video/tasks/{id}/content"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    let c = app.task_content(&tok, &id).await.expect(200);
     assert_eq!(c["data"]["copied"], true);
     let url = c["data"]["url"].as_str().unwrap().to_string();
     let resp = app
@@ -96,10 +92,7 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
         app.get(bad).await.expect_because(status, bad);
     }
 
-    app.delete(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    app.delete_task(&tok, &id).await.expect(200);
     assert!(
         !app.data_path().join(format!("media/{id}.mp4")).exists(),
         "deleting a task deletes its video"
@@ -127,10 +120,7 @@ async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
     assert_eq!(last["type"], "taskFailed");
     assert_eq!(last["payload"]["error"], t["error"]);
     assert!(last["payload"]["creditsRefunded"].is_i64());
-    app.get(format!("/api/video/tasks/{id}/content"))
-        .auth(&tok)
-        .await
-        .expect(409);
+    app.task_content(&tok, &id).await.expect(409);
 }
 
 async fn cancel_tells_the_provider(backend: Backend) {
@@ -148,11 +138,7 @@ async fn cancel_tells_the_provider(backend: Backend) {
         .expect("submitted");
     let sim = app.state.video.providers.get("simulator").unwrap();
     assert!(sim.status(&ext).await.is_ok());
-    let v = app
-        .post(format!("/api/video/tasks/{id}/cancel"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    let v = app.cancel_task(&tok, &id).await.expect(200);
     assert_eq!(v["data"]["status"], "cancelled", "{v}");
     let err = sim.status(&ext).await.unwrap_err();
     assert!(

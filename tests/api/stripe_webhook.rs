@@ -5,10 +5,10 @@
 use serde_json::json;
 use taskhub::billing::stripe::sign;
 
-use crate::billing::credits;
+use crate::billing::{credits, transactions};
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
-use crate::payments::{checkout, session_event, webhook, with_stripe, WHSEC};
+use crate::payments::{checkout, payment, session_event, webhook, with_stripe, WHSEC};
 use crate::stripe_mock::StripeMock;
 
 crate::backend_tests!(
@@ -55,11 +55,7 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(v["data"]["creditsGranted"], 0, "{v}");
-    let g = app
-        .get(format!("/api/payments/{pid}"))
-        .auth(&tok)
-        .await
-        .body;
+    let g = payment(&app, &tok, &pid).await.body;
     assert_eq!(g["data"]["status"], "processing");
     assert_eq!(credits(&app, &tok).await["credits"], 100);
     // A paid session with the wrong amount grants nothing either.
@@ -107,11 +103,7 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
     let v = webhook(&app, &paid, WHSEC, None).await.expect(200);
     assert_eq!(v["data"]["alreadySettled"], true, "{v}");
     assert_eq!(credits(&app, &tok).await["credits"], 200);
-    let g = app
-        .get(format!("/api/payments/{pid}"))
-        .auth(&tok)
-        .await
-        .body;
+    let g = payment(&app, &tok, &pid).await.body;
     assert_eq!(
         (
             g["data"]["status"].as_str(),
@@ -119,11 +111,7 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
         ),
         (Some("completed"), true)
     );
-    let bought = app
-        .get("/api/users/credits/transactions?type=purchased")
-        .auth(&tok)
-        .await
-        .body;
+    let bought = transactions(&app, &tok, "type=purchased").await.body;
     assert_eq!(bought["data"]["total"], 1);
     assert_eq!(bought["data"]["items"][0]["paymentId"], pid.as_str());
     let exp = bought["data"]["items"][0]["expiresAt"].as_str().unwrap();
@@ -171,25 +159,15 @@ async fn admin_refund_after_spending(backend: Backend) {
     })
     .await;
     let (tok, pid) = paid_and_spent(&app, &mock, "spender", 3).await;
-    let admin = app.token("root").await;
-    app.state
-        .store
-        .set_user_role("root@example.com", "admin")
-        .await
-        .unwrap();
+    let admin = app.admin_token("root").await;
     let refund = |who: &str, body| app.post("/api/payments/stripe/refund").auth(who).json(body);
     refund(&tok, json!({"paymentId": pid}))
         .await
         .expect_because(403, "admins only");
     // 60 of the 100 credits are spent: a full refund says so and moves no money.
-    let v = refund(&admin, json!({"paymentId": pid})).await.expect(409);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already spent 60"),
-        "{v}"
-    );
+    refund(&admin, json!({"paymentId": pid}))
+        .await
+        .expect_message(409, "already spent 60");
     assert!(mock.taken().is_empty(), "Stripe not called");
     // 40% of the money takes back the 40 unspent credits.
     let v = refund(&admin, json!({"paymentId": pid, "amount": 3.96}))

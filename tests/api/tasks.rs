@@ -1,3 +1,4 @@
+use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
 
@@ -32,23 +33,14 @@ async fn task_rest_flow(backend: Backend) {
     );
     assert_eq!(t["quality"], "hd");
 
-    let got = app
-        .get(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    let got = app.get_task(&tok, &id).await.expect(200);
     assert_eq!(got["data"]["prompt"], "a red fox");
 
-    app.get(format!("/api/video/tasks/{id}/content"))
-        .auth(&tok)
+    app.task_content(&tok, &id)
         .await
         .expect_because(409, "no content before completion");
 
-    let cancelled = app
-        .post(format!("/api/video/tasks/{id}/cancel"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    let cancelled = app.cancel_task(&tok, &id).await.expect(200);
     assert_eq!(
         (
             cancelled["data"]["status"].as_str(),
@@ -56,14 +48,12 @@ async fn task_rest_flow(backend: Backend) {
         ),
         (Some("cancelled"), Some(2))
     );
-    app.post(format!("/api/video/tasks/{id}/cancel"))
-        .auth(&tok)
+    app.cancel_task(&tok, &id)
         .await
         .expect_because(409, "terminal states never change");
 
     let ev = app
-        .get(format!("/api/video/tasks/{id}/events"))
-        .auth(&tok)
+        .task_call(Method::GET, &tok, &id, "/events")
         .await
         .expect(200);
     let events = ev["data"]["events"].as_array().unwrap();
@@ -79,8 +69,7 @@ async fn task_rest_flow(backend: Backend) {
     assert_eq!(kinds, vec![("taskCreated", 1), ("taskCancelled", 2)]);
     assert!(events[1]["timestamp"].as_i64().unwrap() >= events[0]["timestamp"].as_i64().unwrap());
     let since = app
-        .get(format!("/api/video/tasks/{id}/events?sinceSeq=1"))
-        .auth(&tok)
+        .task_call(Method::GET, &tok, &id, "/events?sinceSeq=1")
         .await
         .body;
     assert_eq!(since["data"]["events"].as_array().unwrap().len(), 1);
@@ -124,14 +113,8 @@ async fn tasks_are_private(backend: Backend) {
             "someone else's task looks exactly like a missing one"
         );
     }
-    app.post(format!("/api/video/tasks/{id}/cancel"))
-        .auth(&mallory)
-        .await
-        .expect(404);
-    app.delete(format!("/api/video/tasks/{id}"))
-        .auth(&mallory)
-        .await
-        .expect(404);
+    app.cancel_task(&mallory, &id).await.expect(404);
+    app.delete_task(&mallory, &id).await.expect(404);
     let list = app.get("/api/video/tasks").auth(&mallory).await.body;
     assert_eq!(list["data"]["total"], 0);
     app.get("/api/video/tasks").await.expect(401);
@@ -205,9 +188,7 @@ async fn history_pages_newest_first(backend: Backend) {
         ),
         (Some(5), Some(2))
     );
-    app.post(format!("/api/video/tasks/{}/cancel", ids[1]))
-        .auth(&tok)
-        .await;
+    app.cancel_task(&tok, &ids[1]).await;
     let c = app
         .get("/api/video/tasks?status=cancelled")
         .auth(&tok)
@@ -232,12 +213,10 @@ async fn retry_and_delete_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("retry").await;
     let id = app.create_task_id(&tok, "will fail").await;
-    app.post(format!("/api/video/tasks/{id}/retry"))
-        .auth(&tok)
+    app.retry_task(&tok, &id)
         .await
         .expect_because(409, "only failed tasks can be retried");
-    app.delete(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
+    app.delete_task(&tok, &id)
         .await
         .expect_because(409, "open tasks cannot be deleted");
 
@@ -255,28 +234,14 @@ async fn retry_and_delete_rules(backend: Backend) {
         .await
         .unwrap()
         .expect("failed");
-    let retried = app
-        .post(format!("/api/video/tasks/{id}/retry"))
-        .auth(&tok)
-        .await
-        .expect(201);
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     assert_eq!(retried["data"]["retryOf"], id.as_str());
     assert_eq!(retried["data"]["prompt"], "will fail");
     assert_ne!(retried["data"]["videoId"], id.as_str());
 
-    app.delete(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .expect(200);
-    app.get(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .expect(404);
-    let ev = app
-        .get(format!("/api/video/tasks/{id}/events"))
-        .auth(&tok)
-        .await
-        .body;
+    app.delete_task(&tok, &id).await.expect(200);
+    app.get_task(&tok, &id).await.expect(404);
+    let ev = app.task_call(Method::GET, &tok, &id, "/events").await.body;
     assert_eq!(ev["success"], false);
     assert_ledger_invariant(&app).await;
 }

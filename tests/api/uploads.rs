@@ -96,8 +96,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
         .await
         .unwrap()
         .unwrap();
-    let path = format!("/api/video/tasks/{id}/retry");
-    let retried = app.post(&path).auth(&tok).await.expect(201);
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     let retry_id = retried["data"]["videoId"].as_str().unwrap();
     let second = app
         .state
@@ -109,10 +108,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
         .unwrap();
     assert_ne!(first, second, "the retry has its own copy");
 
-    app.delete(format!("/api/video/tasks/{id}"))
-        .auth(&tok)
-        .await
-        .expect(200);
+    app.delete_task(&tok, &id).await.expect(200);
     assert!(
         !app.data_path().join(&first).exists(),
         "the upload went with its task"

@@ -138,6 +138,15 @@ impl Reply {
         self.body
     }
 
+    /// Asserts the status and that `error.message` mentions `needle`; returns the body.
+    #[track_caller]
+    pub fn expect_message(self, status: u16, needle: &str) -> Value {
+        let said = self.body["error"]["message"].as_str().unwrap_or("");
+        assert_eq!(self.status, status, "{}", self.body);
+        assert!(said.contains(needle), "{needle}: {}", self.body);
+        self.body
+    }
+
     /// Asserts a 422 whose `error.fields` names `field`; returns the body.
     #[track_caller]
     pub fn expect_invalid(self, field: &str) -> Value {
