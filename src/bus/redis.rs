@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{user_channel, Bus, BusEvent, BusSink};
-use crate::store::{now_ms, TaskEvent};
+use crate::domain::time::now_ms;
+use crate::domain::TaskEvent;
 
 const CHANNEL_PREFIX: &str = "taskhub:user:";
 /// How long a socket waits for its user's channel to be confirmed before it goes on
@@ -76,10 +77,10 @@ impl RedisBus {
     pub async fn connect(url: &str, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("invalid REDIS_URL")?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(Duration::from_secs(2))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
-            .set_max_delay(1000);
+            .set_max_delay(Duration::from_millis(1000));
         let publisher = tokio::time::timeout(
             CONNECT_TIMEOUT * 2,
             ConnectionManager::new_with_config(client.clone(), config),
@@ -109,7 +110,10 @@ impl Bus for RedisBus {
     /// Fails only when the queue is full (Redis down for a while); subscribers then refill
     /// from the log once the bus is back.
     async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
-        let item = (user_channel(&event.user_id), event.envelope().to_string());
+        let item = (
+            user_channel(&event.user_id),
+            event.frame().as_str().to_owned(),
+        );
         let outbox = &self.inner.outbox;
         let sent = outbox.try_send(item);
         let m = crate::ops::metrics::get();

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::{Conn, Scope, State, CLOSE_TOO_SLOW};
@@ -14,8 +14,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::bus::memory::MemoryBus;
 use crate::bus::{Bus, BusEvent};
 use crate::config::Secret;
+use crate::domain::lifecycle::{EventType, TaskChange, TaskStatus};
 use crate::store::{NewTask, NewUser, Store};
-use crate::tasks::lifecycle::{EventType, TaskChange, TaskStatus};
 
 fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
     Arc::new(BusEvent {
@@ -24,7 +24,7 @@ fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
         seq,
         kind,
         created_at: 1000 + seq,
-        frame: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+        frame: crate::domain::Frame::from(format!("{{\"seq\":{seq}}}")),
         received_at: std::time::Instant::now(),
     })
 }
@@ -241,7 +241,7 @@ async fn test_hub() -> (Hub, Store, JwtKeys, MemoryBus) {
     let store = Store::connect("sqlite::memory:", 1).await.unwrap();
     store.migrate().await.unwrap();
     let bus = MemoryBus::default();
-    let jwt = JwtKeys::new(&Secret::new("fake-unit-test-secret-0123456789abcdef"), 600);
+    let jwt = JwtKeys::new(&Secret::new("fake-unit-test-secret-0123456789abcdef"), 600).unwrap();
     let settings = HubSettings {
         ws_coalesce_progress: false,
         ..HubSettings::default()

@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult};
+use crate::domain::time::{now_ms, rfc3339};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ApiKey {
@@ -114,7 +115,7 @@ impl Store {
             return Ok(None);
         };
         let now = now_ms();
-        if last_used.map_or(true, |t| now - t > 60_000) {
+        if last_used.is_none_or(|t| now - t > 60_000) {
             sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(&key_id)
                 .bind(now)

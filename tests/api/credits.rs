@@ -3,7 +3,7 @@
 //! with the ledger invariant.
 
 use serde_json::json;
-use taskhub::store::now_ms;
+use taskhub::domain::time::now_ms;
 
 use crate::billing::{credits, failed, transactions};
 use crate::helpers::{Backend, TestApp};
