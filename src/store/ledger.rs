@@ -9,11 +9,9 @@
 
 use serde_json::{json, Value};
 
-use super::{StoreError, StoreResult};
+use super::{DbTx, StoreError, StoreResult};
 use crate::domain::credits::{self as rules, OpenLot, Origin, TxType};
 use crate::domain::time::{now_ms, rfc3339};
-
-pub type DbTx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Credits a new user gets, created in the same transaction as the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

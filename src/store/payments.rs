@@ -7,7 +7,8 @@
 
 use serde_json::{json, Value};
 
-use super::ledger::{self, DbTx, Reference};
+use super::ledger::{self, Reference};
+use super::DbTx;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::credits::{credits_owed, Origin, TxType};
 use crate::domain::money::to_major;
