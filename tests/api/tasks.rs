@@ -11,8 +11,45 @@ crate::backend_tests!(
     validation_reports_each_field,
     history_pages_newest_first,
     retry_and_delete_rules,
-    image_upload_is_stored
+    image_upload_is_stored,
+    a_bad_stored_row_is_an_error_not_a_default
 );
+
+/// A status or event the code does not know (a row written by hand, or by a newer version)
+/// is refused with an error, never read as `queued` or as an empty payload.
+async fn a_bad_stored_row_is_an_error_not_a_default(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("badrow").await;
+    let id = app.create_task_id(&tok, "a bad row").await;
+    let store = &app.state.store;
+    assert!(store.get_task(&id).await.is_ok());
+    assert_eq!(store.events_since(&id, 0, 10).await.unwrap().len(), 1);
+
+    sqlx::query("UPDATE task_events SET payload = '{\"videoId\":\"x\"}' WHERE task_id = $1")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.events_since(&id, 0, 10).await.unwrap_err();
+    assert!(
+        !matches!(err, taskhub::store::StoreError::NotFound),
+        "{err}"
+    );
+
+    sqlx::query("UPDATE tasks SET status = 'paused' WHERE id = $1")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.get_task(&id).await.unwrap_err();
+    assert!(
+        !matches!(err, taskhub::store::StoreError::NotFound),
+        "{err}"
+    );
+    // The REST route answers 500 (logged), not a task that pretends to be queued.
+    let reply = app.get(&format!("/api/video/tasks/{id}")).auth(&tok).await;
+    assert_eq!(reply.status, 500, "{:?}", reply.body);
+}
 
 async fn task_rest_flow(backend: Backend) {
     let app = TestApp::spawn(backend).await;
