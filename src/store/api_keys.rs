@@ -114,7 +114,7 @@ impl Store {
             return Ok(None);
         };
         let now = now_ms();
-        if last_used.map_or(true, |t| now - t > 60_000) {
+        if last_used.is_none_or(|t| now - t > 60_000) {
             sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
                 .bind(&key_id)
                 .bind(now)
