@@ -21,7 +21,8 @@
 
 use std::time::{Duration, Instant};
 
-use taskhub::config::{Secret, Settings};
+use taskhub::config::Settings;
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::store::{now_ms, NewTask, NewUser, Store};
 
@@ -159,9 +160,9 @@ async fn main() -> anyhow::Result<()> {
         db_max_connections: 16,
         ..Settings::default()
     };
-    settings.poller.simulator_seconds = a.sim_seconds;
+    settings.providers.simulator_seconds = a.sim_seconds;
     settings.poller.poller_concurrency = a.concurrency;
-    settings.poller.media_copy = a.media_copy;
+    settings.media.media_copy = a.media_copy;
 
     let app = Application::build(settings).await?;
     let store = app.state().store.clone();

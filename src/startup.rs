@@ -15,8 +15,11 @@ use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::media::{MediaStore, MediaUrls};
+use crate::providers::Providers;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::tasks::services::VideoServices;
 
 pub struct Application {
     listener: TcpListener,
@@ -36,7 +39,7 @@ impl Application {
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
-        store.set_media_urls(crate::media::MediaUrls::new(&settings));
+        store.set_media_urls(media_urls(&settings));
         store.migrate().await?;
         let shutdown = CancellationToken::new();
         let bus: Arc<dyn Bus> = match settings.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -57,7 +60,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics_listener = crate::ops::admin::bind(&settings).await?;
         let self_url = self_url(listener.local_addr()?);
-        let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
+        let video = video_services(&settings, &self_url)?;
         let state = AppState {
             jwt,
             hub,
@@ -171,4 +174,23 @@ fn self_url(addr: std::net::SocketAddr) -> String {
         ip => ip,
     };
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
+fn media_urls(settings: &Settings) -> MediaUrls {
+    MediaUrls::new(&settings.jwt_secret, &settings.media)
+}
+
+/// Providers (the simulator at `self_url`, this node's own address), media storage, webhooks.
+fn video_services(settings: &Settings, self_url: &str) -> anyhow::Result<VideoServices> {
+    let media = MediaStore::new(
+        settings.data_dir.join("media"),
+        media_urls(settings),
+        &settings.media,
+    );
+    VideoServices::new(
+        Providers::from_settings(&settings.providers, self_url)?,
+        media,
+        &settings.webhooks,
+        settings.private_urls_allowed(),
+    )
 }

@@ -13,7 +13,7 @@ use super::{Hub, HubSettings};
 use crate::auth::jwt::JwtKeys;
 use crate::bus::memory::MemoryBus;
 use crate::bus::{Bus, BusEvent};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::store::{NewTask, NewUser, Store};
 use crate::tasks::lifecycle::{EventType, TaskChange, TaskStatus};
 

@@ -102,12 +102,12 @@ async fn create_task(
         (None, None) => None,
     };
     let input_image = match &image {
-        Some(image) => Some(uploads::save(&state.settings, image).await?),
+        Some(image) => Some(uploads::save(&state.settings.data_dir, image).await?),
         None => None,
     };
     let new = NewTask {
         user_id: user.id.clone(),
-        provider: state.settings.provider.clone(),
+        provider: state.settings.providers.provider.to_string(),
         kind: kind.to_string(),
         model: input.model,
         prompt: input.prompt,
@@ -124,7 +124,7 @@ async fn create_task(
         Ok(created) => created,
         Err(e) => {
             if let Some(rel) = &input_image {
-                uploads::remove(&state.settings, rel).await;
+                uploads::remove(&state.settings.data_dir, rel).await;
             }
             return Err(e.into());
         }
@@ -293,9 +293,15 @@ async fn retry(
     }
     // The retry gets its own copy of the image (each task removes its own upload).
     let image = match &old.input_image {
-        Some(rel) => Some(uploads::read(&state.settings, rel).await.ok_or_else(|| {
-            ApiError::Conflict("the task's image is no longer available; create a new task".into())
-        })?),
+        Some(rel) => Some(
+            uploads::read(&state.settings.data_dir, rel)
+                .await
+                .ok_or_else(|| {
+                    ApiError::Conflict(
+                        "the task's image is no longer available; create a new task".into(),
+                    )
+                })?,
+        ),
         None => None,
     };
     let input = TaskInput {
@@ -328,7 +334,7 @@ async fn delete(
         })?;
     state.video.media.remove_task(&id.0).await;
     if let Some(rel) = upload {
-        uploads::remove(&state.settings, &rel).await;
+        uploads::remove(&state.settings.data_dir, &rel).await;
     }
     Ok(ok(json!({ "videoId": id.0, "deleted": true })))
 }

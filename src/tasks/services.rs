@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::outbound::Outbound;
+use super::settings::WebhookSettings;
 use super::webhook::Webhooks;
-use crate::config::Settings;
 use crate::media::MediaStore;
 use crate::providers::{Provider, Providers};
 use crate::state::AppState;
@@ -25,15 +25,18 @@ pub struct VideoServices {
 }
 
 impl VideoServices {
-    /// `self_url` is this node's own address (`http://127.0.0.1:PORT`), where its simulator is.
-    pub fn new(settings: &Settings, self_url: &str) -> anyhow::Result<Self> {
-        let p = &settings.poller;
-        let allow_private = p.allow_private_urls.unwrap_or(!settings.is_production());
+    /// `allow_private`: webhooks and reference images may reach loopback/private addresses.
+    pub fn new(
+        providers: Providers,
+        media: MediaStore,
+        webhooks: &WebhookSettings,
+        allow_private: bool,
+    ) -> anyhow::Result<Self> {
         let outbound = Outbound::new(allow_private, Duration::from_secs(10))?;
         Ok(Self {
-            providers: Providers::from_settings(settings, self_url)?,
-            media: MediaStore::new(settings),
-            webhooks: Webhooks::new(settings, outbound.clone()),
+            providers,
+            media,
+            webhooks: Webhooks::new(webhooks, outbound.clone()),
             outbound,
         })
     }

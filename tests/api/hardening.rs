@@ -176,7 +176,7 @@ async fn get(app: &TestApp, url: &str) -> reqwest::Response {
 }
 
 async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.media_url_ttl_secs = 600).await;
+    let app = TestApp::spawn_with(backend, |s| s.media.media_url_ttl_secs = 600).await;
     let tok = app.token("viewer").await;
     let id = app.create_task_id(&tok, "a fox").await;
     let file = format!("{id}.mp4");
@@ -240,7 +240,7 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     assert_eq!(get(&app, shown).await.status().as_u16(), 200, "{shown}");
 
     // An expired URL: 403 mediaUrlExpired; a forged one: 403 invalidSignature.
-    let urls = MediaUrls::new(&app.state.settings);
+    let urls = MediaUrls::new(&app.state.settings.jwt_secret, &app.state.settings.media);
     let old = urls.url_at(&file, now - 700);
     let resp = get(&app, &old).await;
     assert_eq!(resp.status().as_u16(), 403);

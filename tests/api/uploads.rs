@@ -37,7 +37,7 @@ async fn image_task(app: &TestApp, tok: &str) -> (String, String) {
 
 /// Files in the app's uploads folder.
 fn upload_files(app: &TestApp) -> Vec<String> {
-    match std::fs::read_dir(uploads::dir(&app.state.settings)) {
+    match std::fs::read_dir(uploads::dir(&app.state.settings.data_dir)) {
         Ok(dir) => dir
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
@@ -88,8 +88,10 @@ async fn uploads_are_written_only_after_the_checks(backend: Backend) {
     assert_eq!(upload_files(&app), Vec::<String>::new());
 
     // A plan that may not generate: 403 and nothing on disk.
-    let app =
-        TestApp::spawn_with(backend, |s| s.billing.generating_plans = "basic,pro".into()).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.billing.generating_plans = "basic,pro".parse().unwrap()
+    })
+    .await;
     let tok = app.token("freeloader").await;
     let resp = app
         .post_image_task(&tok, "x", PNG.to_vec(), "image/png")
@@ -141,7 +143,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
 }
 
 async fn reference_urls_are_fetched_at_creation_within_the_timeout(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.reference_fetch_timeout_ms = 300).await;
+    let app = TestApp::spawn_with(backend, |s| s.uploads.reference_fetch_timeout_ms = 300).await;
     let tok = app.token("referrer").await;
     let before = balance(&app, &tok).await;
     let (url, accepted) = silent_server().await;
@@ -172,9 +174,9 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.poller.enabled = true;
         s.poller.poller_concurrency = 1;
-        s.poller.simulator_seconds = 0.3;
-        s.poller.provider_timeout_ms = 30_000;
-        s.poller.reference_fetch_timeout_ms = 2_000;
+        s.providers.simulator_seconds = 0.3;
+        s.providers.provider_timeout_ms = 30_000;
+        s.uploads.reference_fetch_timeout_ms = 2_000;
     })
     .await;
     let attacker = app.token("attacker").await;
@@ -215,7 +217,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let tok = app.token("sweeper").await;
     let (_, kept) = image_task(&app, &tok).await;
-    let dir = uploads::dir(&app.state.settings);
+    let dir = uploads::dir(&app.state.settings.data_dir);
     let orphan = dir.join(format!("{}.png", uuid::Uuid::new_v4()));
     let fresh = dir.join(format!("{}.jpg", uuid::Uuid::new_v4()));
     std::fs::write(&orphan, PNG).unwrap();
@@ -241,11 +243,11 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
 
     // The node's own sweep (every second, no grace here) finds the young orphan too.
     let app2 = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.poller.upload_sweep_interval_secs = 1;
-        s.poller.upload_orphan_grace_secs = 0;
+        s.uploads.upload_sweep_interval_secs = 1;
+        s.uploads.upload_orphan_grace_secs = 0;
     })
     .await;
-    let dir = uploads::dir(&app2.state.settings);
+    let dir = uploads::dir(&app2.state.settings.data_dir);
     std::fs::create_dir_all(&dir).unwrap();
     let stray = dir.join(format!("{}.webp", uuid::Uuid::new_v4()));
     std::fs::write(&stray, PNG).unwrap();
