@@ -22,9 +22,10 @@
 use std::time::{Duration, Instant};
 
 use taskhub::config::Settings;
+use taskhub::domain::time::now_ms;
 use taskhub::secret::Secret;
 use taskhub::startup::Application;
-use taskhub::store::{now_ms, NewTask, NewUser, Store};
+use taskhub::store::{NewTask, NewUser, Store};
 
 struct Args {
     tasks: usize,

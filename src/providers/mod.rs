@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use self::settings::{ProviderKind, ProviderSettings};
-use crate::tasks::lifecycle::TaskError;
+use crate::domain::lifecycle::TaskError;
 
 /// A job to create at a provider.
 #[derive(Clone, Debug)]
@@ -108,6 +108,16 @@ pub enum ProviderError {
     /// The provider cannot do this (e.g. cancel).
     #[error("not supported by this provider")]
     Unsupported,
+}
+
+impl crate::ops::metrics::CallOutcome for ProviderError {
+    fn outcome(&self) -> &'static str {
+        match self {
+            ProviderError::Rejected { .. } => "rejected",
+            ProviderError::Transient { .. } => "transient",
+            ProviderError::Unsupported => "unsupported",
+        }
+    }
 }
 
 impl ProviderError {

@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use super::extract::ApiQuery;
 use super::task_input::{self, TaskInput};
 use crate::auth::AuthUser;
+use crate::domain::lifecycle::{TaskChange, TaskStatus};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{NewTask, Task};
-use crate::tasks::lifecycle::{TaskChange, TaskStatus};
 use crate::tasks::uploads;
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
@@ -83,7 +83,7 @@ async fn create_task(
             }
             other => other.into(),
         })?;
-    crate::billing::plans::check_can_generate(billing, &sub, crate::store::now_ms())?;
+    crate::billing::plans::check_can_generate(billing, &sub, crate::domain::time::now_ms())?;
     let kind = input.kind();
     let price = billing.task_price(kind, &input.quality);
     if price > 0 {
@@ -135,7 +135,7 @@ async fn create_task(
 
 /// Publishing happens after commit; a bus failure is logged, never undoes the change
 /// (subscribers catch up from the event log).
-async fn publish(state: &AppState, event: &crate::store::TaskEvent) {
+async fn publish(state: &AppState, event: &crate::domain::TaskEvent) {
     if let Err(e) = state.bus.publish(event).await {
         tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
     }
@@ -237,7 +237,7 @@ async fn events(
     let limit = parse_range("limit", q.limit.as_deref(), 1000, 1, 1000)?;
     let task = user_task(&state, &user, id).await?;
     let events = state.store.events_since(&task.id, since, limit).await?;
-    let frames: Vec<Value> = events.iter().map(|e| e.envelope()).collect();
+    let frames: Vec<_> = events.iter().map(|e| e.envelope()).collect();
     Ok(ok(
         json!({ "videoId": task.id, "seq": task.seq, "events": frames }),
     ))

@@ -2,7 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult};
+use crate::domain::time::{now_ms, rfc3339};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ApiKey {

@@ -1,5 +1,5 @@
 //! The credit ledger: balances, lots and transactions, moved only inside a database
-//! transaction (rules in [`crate::billing::ledger`]).
+//! transaction (rules in [`crate::domain::credits`]).
 //!
 //! Every movement goes through [`move_balance`]: one conditional write to the user's row
 //! (`credits + delta >= 0`, which is also what locks the row on PostgreSQL and takes the
@@ -9,8 +9,9 @@
 
 use serde_json::{json, Value};
 
-use super::{now_ms, rfc3339, StoreError, StoreResult};
-use crate::billing::ledger::{self as rules, OpenLot, Origin, TxType};
+use super::{StoreError, StoreResult};
+use crate::domain::credits::{self as rules, OpenLot, Origin, TxType};
+use crate::domain::time::{now_ms, rfc3339};
 
 pub type DbTx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 

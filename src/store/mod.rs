@@ -29,6 +29,8 @@ use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+use crate::domain::TaskEvent;
+
 pub use api_keys::*;
 pub use billing::*;
 pub use events::*;
@@ -191,8 +193,8 @@ impl Store {
 
     /// An event as clients see it: its payload's media URLs signed.
     pub(crate) fn client_event(&self, mut event: TaskEvent) -> TaskEvent {
-        if let Some(urls) = &self.media_urls {
-            urls.sign_payload(&mut event.payload);
+        if let (Some(urls), Some(result)) = (&self.media_urls, event.payload.result_mut()) {
+            urls.sign_task_result(result);
         }
         event
     }
@@ -256,16 +258,4 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
-}
-
-/// Now as Unix milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Unix milliseconds as an RFC 3339 string with millisecond precision.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -8,9 +8,10 @@
 use serde_json::{json, Value};
 
 use super::ledger::{self, DbTx, Reference};
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
-use crate::billing::ledger::{credits_owed, Origin, TxType};
-use crate::billing::prices::to_major;
+use super::{Store, StoreError, StoreResult};
+use crate::domain::credits::{credits_owed, Origin, TxType};
+use crate::domain::money::to_major;
+use crate::domain::time::{now_ms, rfc3339};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Payment {

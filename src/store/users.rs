@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult};
+use crate::domain::time::{now_ms, rfc3339};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
@@ -121,7 +122,7 @@ impl Store {
                 task_id: None,
                 payment_id: None,
             };
-            let origin = crate::billing::ledger::Origin::Bonus;
+            let origin = crate::domain::credits::Origin::Bonus;
             super::ledger::grant(&mut tx, &user.id, origin, b.credits, b.expires_at, &r, now)
                 .await?;
         }

@@ -95,11 +95,43 @@ impl EventType {
         }
     }
 
+    pub const ALL: [EventType; 5] = [
+        EventType::TaskCreated,
+        EventType::TaskProgress,
+        EventType::TaskCompleted,
+        EventType::TaskFailed,
+        EventType::TaskCancelled,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
             EventType::TaskCompleted | EventType::TaskFailed | EventType::TaskCancelled
         )
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored status column: an unknown value is an error, never a default.
+impl TryFrom<String> for TaskStatus {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown task status '{s}'"))
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
