@@ -19,7 +19,10 @@ use crate::media::{MediaStore, MediaUrls};
 use crate::providers::Providers;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::tasks::outbound::Outbound;
 use crate::tasks::services::VideoServices;
+use crate::tasks::webhook::Webhooks;
+use crate::tasks::{TaskContext, TaskSettings};
 
 pub struct Application {
     listener: TcpListener,
@@ -60,7 +63,22 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics_listener = crate::http::admin::bind(&settings.ops).await?;
         let self_url = self_url(listener.local_addr()?);
-        let video = video_services(&settings, &self_url)?;
+        let video = Arc::new(video_services(&settings, &self_url)?);
+        let tasks = TaskContext {
+            settings: Arc::new(TaskSettings {
+                poller: settings.poller.clone(),
+                uploads: settings.uploads.clone(),
+                media_copy: settings.media.media_copy,
+                billing: settings.billing.clone(),
+                provider: settings.providers.provider,
+                data_dir: settings.data_dir.clone(),
+                max_upload_bytes: settings.max_upload_bytes,
+            }),
+            store: store.clone(),
+            bus: bus.clone(),
+            video: video.clone(),
+            shutdown: shutdown.clone(),
+        };
         let payments = crate::billing::service::Payments::new(
             store.clone(),
             settings.billing.clone(),
@@ -73,7 +91,8 @@ impl Application {
             settings: Arc::new(settings),
             store,
             bus,
-            video: Arc::new(video),
+            video,
+            tasks,
             shutdown,
         };
         Ok(Self {
@@ -116,7 +135,7 @@ impl Application {
             stop.clone(),
         );
         crate::housekeeping::spawn(state.store.clone(), b.clone(), stop);
-        crate::tasks::uploads::spawn_orphan_sweep(state.clone());
+        crate::tasks::uploads::spawn_orphan_sweep(state.tasks.clone());
         if let Some(l) = self.metrics_listener {
             crate::http::admin::spawn(l, token.clone());
         }
@@ -127,11 +146,10 @@ impl Application {
                 token.cancel();
             }
         });
-        let poller = state
-            .settings
-            .poller
-            .enabled
-            .then(|| tokio::spawn(crate::tasks::poller::Poller::new(state.clone()).run()));
+        let poller =
+            state.settings.poller.enabled.then(|| {
+                tokio::spawn(crate::tasks::poller::Poller::new(state.tasks.clone()).run())
+            });
         let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
         let connections = crate::http::serve::accept_loop(
             self.listener,
@@ -192,17 +210,18 @@ fn media_urls(settings: &Settings) -> MediaUrls {
     MediaUrls::new(&settings.jwt_secret, &settings.media)
 }
 
-/// Providers (the simulator at `self_url`, this node's own address), media storage, webhooks.
+/// Providers, media storage, webhooks and the guarded client for user URLs. `self_url` is
+/// this node's own address (`http://127.0.0.1:PORT`), where its simulator is.
 fn video_services(settings: &Settings, self_url: &str) -> anyhow::Result<VideoServices> {
-    let media = MediaStore::new(
-        settings.data_dir.join("media"),
-        media_urls(settings),
-        &settings.media,
-    );
-    VideoServices::new(
-        Providers::from_settings(&settings.providers, self_url)?,
-        media,
-        &settings.webhooks,
+    let outbound = Outbound::new(
         settings.private_urls_allowed(),
-    )
+        std::time::Duration::from_secs(10),
+    )?;
+    let media_dir = settings.data_dir.join("media");
+    Ok(VideoServices {
+        providers: Providers::from_settings(&settings.providers, self_url)?,
+        media: MediaStore::new(media_dir, media_urls(settings), &settings.media),
+        webhooks: Webhooks::new(&settings.webhooks, outbound.clone()),
+        outbound,
+    })
 }
