@@ -29,6 +29,7 @@
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 //! - [`periodic`]: background sweeps that run every interval until shutdown.
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
+//! - [`secret`]: `Secret`, a string that is redacted in `Debug` and `Display`.
 //! - [`secret_file`]: owner-only files for generated secrets.
 //! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits, request
 //!   ids and spans, the admin listener for `/metrics`.
@@ -49,6 +50,7 @@ pub mod ops;
 pub mod periodic;
 pub mod providers;
 pub mod routes;
+pub mod secret;
 pub mod secret_file;
 pub mod startup;
 pub mod state;

@@ -15,7 +15,7 @@ use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::hub::Hub;
-use crate::media::MediaStore;
+use crate::media::{MediaStore, MediaUrls};
 use crate::providers::Providers;
 use crate::state::AppState;
 use crate::store::Store;
@@ -42,7 +42,7 @@ impl Application {
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
-        store.set_media_urls(crate::media::MediaUrls::new(&settings));
+        store.set_media_urls(media_urls(&settings));
         store.migrate().await?;
         let shutdown = CancellationToken::new();
         let bus: Arc<dyn Bus> = match settings.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -67,8 +67,10 @@ impl Application {
         let tasks = TaskContext {
             settings: Arc::new(TaskSettings {
                 poller: settings.poller.clone(),
+                uploads: settings.uploads.clone(),
+                media_copy: settings.media.media_copy,
                 billing: settings.billing.clone(),
-                provider: settings.provider.clone(),
+                provider: settings.providers.provider,
                 data_dir: settings.data_dir.clone(),
                 max_upload_bytes: settings.max_upload_bytes,
             }),
@@ -204,16 +206,22 @@ fn self_url(addr: std::net::SocketAddr) -> String {
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
+fn media_urls(settings: &Settings) -> MediaUrls {
+    MediaUrls::new(&settings.jwt_secret, &settings.media)
+}
+
 /// Providers, media storage, webhooks and the guarded client for user URLs. `self_url` is
 /// this node's own address (`http://127.0.0.1:PORT`), where its simulator is.
 fn video_services(settings: &Settings, self_url: &str) -> anyhow::Result<VideoServices> {
-    let p = &settings.poller;
-    let allow_private = p.allow_private_urls.unwrap_or(!settings.is_production());
-    let outbound = Outbound::new(allow_private, std::time::Duration::from_secs(10))?;
+    let outbound = Outbound::new(
+        settings.private_urls_allowed(),
+        std::time::Duration::from_secs(10),
+    )?;
+    let media_dir = settings.data_dir.join("media");
     Ok(VideoServices {
-        providers: Providers::from_settings(settings, self_url)?,
-        media: MediaStore::new(settings),
-        webhooks: Webhooks::new(&settings.poller, outbound.clone()),
+        providers: Providers::from_settings(&settings.providers, self_url)?,
+        media: MediaStore::new(media_dir, media_urls(settings), &settings.media),
+        webhooks: Webhooks::new(&settings.webhooks, outbound.clone()),
         outbound,
     })
 }

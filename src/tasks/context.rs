@@ -7,19 +7,24 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::services::VideoServices;
-use super::settings::PollerSettings;
+use super::settings::{PollerSettings, UploadSettings};
 use crate::billing::BillingSettings;
 use crate::bus::Bus;
+use crate::providers::settings::ProviderKind;
 use crate::store::Store;
 
 /// The settings the task use cases read (a slice of the node's settings).
 #[derive(Clone, Debug)]
 pub struct TaskSettings {
     pub poller: PollerSettings,
+    /// Reference-image fetches and the orphaned-upload sweep.
+    pub uploads: UploadSettings,
+    /// Copy finished videos into media storage (`TASKHUB_MEDIA_COPY`).
+    pub media_copy: bool,
     /// Plans allowed to generate and the price of a task.
     pub billing: BillingSettings,
     /// The provider new tasks go to.
-    pub provider: String,
+    pub provider: ProviderKind,
     /// Uploads live under `{data_dir}/uploads`.
     pub data_dir: PathBuf,
     /// Largest image accepted, uploaded or fetched from a `referenceImageUrl`.

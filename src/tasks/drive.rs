@@ -313,7 +313,7 @@ impl Driver {
         lease: &mut Lease<'_>,
     ) -> Result<TaskResult, StepError> {
         let ext = &status.external_id;
-        let (video_url, thumbnail_url) = if self.state.settings.poller.media_copy {
+        let (video_url, thumbnail_url) = if self.state.settings.media_copy {
             lease
                 .ensure(provider.max_download_ms().saturating_mul(2))
                 .await?;

@@ -101,7 +101,7 @@ pub async fn remove(settings: &TaskSettings, rel: &str) {
 /// at most `TASKHUB_REFERENCE_FETCH_TIMEOUT_MS` in all and `max_upload_bytes` of PNG, JPEG
 /// or WebP. Any failure is a 422 on `referenceImageUrl` (nothing has been charged yet).
 pub async fn fetch_reference(state: &TaskContext, url: &str) -> ApiResult<ImageData> {
-    let ms = state.settings.poller.reference_fetch_timeout_ms.max(1);
+    let ms = state.settings.uploads.reference_fetch_timeout_ms.max(1);
     let refuse = |m: String| ApiError::field("referenceImageUrl", m);
     match tokio::time::timeout(Duration::from_millis(ms), fetch(state, url)).await {
         Ok(Ok(image)) => Ok(image),
@@ -150,7 +150,7 @@ async fn fetch(state: &TaskContext, url: &str) -> Result<ImageData, String> {
 
 /// Every `TASKHUB_UPLOAD_SWEEP_INTERVAL_SECS`, removes uploads no task refers to.
 pub fn spawn_orphan_sweep(state: TaskContext) {
-    let p = &state.settings.poller;
+    let p = &state.settings.uploads;
     let every = Duration::from_secs(p.upload_sweep_interval_secs);
     let grace = Duration::from_secs(p.upload_orphan_grace_secs);
     let shutdown = state.shutdown.clone();

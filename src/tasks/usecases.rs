@@ -95,7 +95,7 @@ impl TaskContext {
         };
         let new = NewTask {
             user_id: user.id.clone(),
-            provider: self.settings.provider.clone(),
+            provider: self.settings.provider.to_string(),
             kind: kind.to_string(),
             model: input.model,
             prompt: input.prompt,

@@ -13,9 +13,9 @@ use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use super::outbound::Outbound;
-use super::settings::PollerSettings;
-use crate::config::Secret;
+use super::settings::WebhookSettings;
 use crate::domain::TaskEvent;
+use crate::secret::Secret;
 use crate::store::Task;
 
 /// Deliveries in flight per node.
@@ -30,11 +30,11 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn new(poller: &PollerSettings, outbound: Outbound) -> Self {
+    pub fn new(settings: &WebhookSettings, outbound: Outbound) -> Self {
         Self {
             outbound,
-            secret: poller.webhook_secret.clone(),
-            timeout: Duration::from_millis(poller.webhook_timeout_ms.max(1)),
+            secret: settings.webhook_secret.clone(),
+            timeout: Duration::from_millis(settings.webhook_timeout_ms.max(1)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }

@@ -95,7 +95,7 @@ async fn duplicate_and_invalid_registration(backend: Backend) {
 async fn production_disables_test_login_and_pages() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.env = taskhub::config::Environment::Production;
-        s.jwt_secret = taskhub::config::Secret::new("fake-production-secret-0123456789abcdefgh");
+        s.jwt_secret = taskhub::secret::Secret::new("fake-production-secret-0123456789abcdefgh");
     })
     .await;
     app.post("/api/auth/test/login?email=a@example.com")
@@ -141,7 +141,7 @@ async fn production_disables_test_login_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let mut weak = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
     weak.env = taskhub::config::Environment::Production;
-    weak.jwt_secret = taskhub::config::Secret::new("short");
+    weak.jwt_secret = taskhub::secret::Secret::new("short");
     let err = taskhub::startup::Application::build(weak)
         .await
         .err()
@@ -154,7 +154,7 @@ async fn production_disables_test_login_and_pages() {
 async fn dev_secret_is_generated_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
-    s.jwt_secret = taskhub::config::Secret::default();
+    s.jwt_secret = taskhub::secret::Secret::default();
     let mut first = s.clone();
     first.ensure_jwt_secret().unwrap();
     let mut second = s.clone();

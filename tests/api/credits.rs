@@ -105,7 +105,7 @@ async fn fifo_spending_and_expiry_across_lots(backend: Backend) {
 
 async fn plan_checks_run_in_order(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.billing.generating_plans = "basic,pro".into();
+        s.billing.generating_plans = "basic,pro".parse().unwrap();
         s.billing.signup_bonus_credits = 0;
         s.billing.basic_monthly_credits = 50;
     })

@@ -4,8 +4,9 @@
 
 use reqwest::Method;
 use serde_json::json;
-use taskhub::config::{Environment, Secret, Settings};
+use taskhub::config::{Environment, Settings};
 use taskhub::providers::simulator::{MAX_ID_BYTES, MAX_JSON_BODY, MOUNT_V1};
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::store::NewPayment;
 
@@ -32,7 +33,10 @@ async fn the_simulator_is_mounted_only_in_development_with_its_provider() {
     })
     .await;
     assert_eq!(simulator_create(&prod).await, 404, "not in production");
-    let openai = TestApp::spawn_with(Backend::Sqlite, |s| s.provider = "openai".into()).await;
+    let openai = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.providers.provider = taskhub::providers::settings::ProviderKind::OpenAi
+    })
+    .await;
     assert_eq!(
         simulator_create(&openai).await,
         404,

@@ -119,7 +119,7 @@ fn completed_with(video: &str, thumb: Option<&str>) -> TaskChange {
 }
 
 async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.media_url_ttl_secs = 600).await;
+    let app = TestApp::spawn_with(backend, |s| s.media.media_url_ttl_secs = 600).await;
     let tok = app.token("viewer").await;
     let id = app.create_task_id(&tok, "a fox").await;
     let file = format!("{id}.mp4");
@@ -163,7 +163,7 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     app.get(shown).await.expect_because(200, shown);
 
     // An expired URL: 403 mediaUrlExpired; a forged one: 403 invalidSignature.
-    let urls = MediaUrls::new(&app.state.settings);
+    let urls = MediaUrls::new(&app.state.settings.jwt_secret, &app.state.settings.media);
     let old = urls.url_at(&file, now - 700);
     app.get(&old).await.expect_error(403, "mediaUrlExpired");
     // A genuine signature with its expiry moved later is a forgery.

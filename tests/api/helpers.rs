@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use reqwest::Client;
 use serde_json::{json, Value};
-use taskhub::config::{Secret, Settings};
+use taskhub::config::Settings;
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::state::AppState;
 use tokio_util::sync::CancellationToken;

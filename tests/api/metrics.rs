@@ -64,7 +64,7 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
 async fn metrics_show_a_task_run_end_to_end(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.5;
+        s.providers.simulator_seconds = 0.5;
         s.poller.poll_interval_ms = 100;
     })
     .await;

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 use taskhub::billing::stripe::sign;
-use taskhub::config::{Environment, Secret, Settings};
+use taskhub::config::{Environment, Settings};
+use taskhub::secret::Secret;
 
 use crate::billing::credits;
 use crate::helpers::{Backend, Call, Reply, TestApp};

@@ -22,7 +22,7 @@ crate::backend_tests!(
 async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.6;
+        s.providers.simulator_seconds = 0.6;
     })
     .await;
     let tok = app.token("viewer").await;
@@ -103,7 +103,7 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
 async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.6;
+        s.providers.simulator_seconds = 0.6;
     })
     .await;
     let tok = app.token("failer").await;
@@ -124,7 +124,7 @@ async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
 }
 
 async fn cancel_tells_the_provider(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.simulator_seconds = 60.0).await;
+    let app = TestApp::spawn_with(backend, |s| s.providers.simulator_seconds = 60.0).await;
     let tok = app.token("canceller").await;
     let id = app.create_task_id(&tok, "a long one").await;
     Poller::new(app.state.clone()).poll_once().await.unwrap();
@@ -155,7 +155,7 @@ async fn webhooks_get_the_terminal_event(backend: Backend) {
     .await;
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.poll_interval_ms = 0;
-        s.poller.webhook_secret = taskhub::config::Secret::new("fake-webhook-secret");
+        s.webhooks.webhook_secret = taskhub::secret::Secret::new("fake-webhook-secret");
     })
     .await;
     let tok = app.token("hooked").await;

@@ -78,7 +78,7 @@ async fn two_pollers_never_drive_one_task_at_once(backend: Backend) {
         s.poller.poll_interval_ms = 0;
         s.poller.poller_batch = 4;
         s.poller.poller_concurrency = 4;
-        s.poller.media_copy = false;
+        s.media.media_copy = false;
     })
     .await;
     let b = second_node(&a).await;

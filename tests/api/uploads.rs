@@ -75,8 +75,10 @@ async fn uploads_are_written_only_after_the_checks(backend: Backend) {
     assert_eq!(upload_files(&app), Vec::<String>::new());
 
     // A plan that may not generate: 403 and nothing on disk.
-    let app =
-        TestApp::spawn_with(backend, |s| s.billing.generating_plans = "basic,pro".into()).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.billing.generating_plans = "basic,pro".parse().unwrap()
+    })
+    .await;
     let tok = app.token("freeloader").await;
     app.post_image_task(&tok, "x", PNG.to_vec(), "image/png")
         .await
@@ -117,7 +119,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
 }
 
 async fn reference_urls_are_fetched_at_creation_within_the_timeout(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.reference_fetch_timeout_ms = 300).await;
+    let app = TestApp::spawn_with(backend, |s| s.uploads.reference_fetch_timeout_ms = 300).await;
     let tok = app.token("referrer").await;
     let before = balance(&app, &tok).await;
     let (url, accepted) = silent_server().await;
@@ -142,9 +144,9 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.poller.enabled = true;
         s.poller.poller_concurrency = 1;
-        s.poller.simulator_seconds = 0.3;
-        s.poller.provider_timeout_ms = 30_000;
-        s.poller.reference_fetch_timeout_ms = 2_000;
+        s.providers.simulator_seconds = 0.3;
+        s.providers.provider_timeout_ms = 30_000;
+        s.uploads.reference_fetch_timeout_ms = 2_000;
     })
     .await;
     let attacker = app.token("attacker").await;
@@ -206,8 +208,8 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
 
     // The node's own sweep (every second, no grace here) finds the young orphan too.
     let app2 = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.poller.upload_sweep_interval_secs = 1;
-        s.poller.upload_orphan_grace_secs = 0;
+        s.uploads.upload_sweep_interval_secs = 1;
+        s.uploads.upload_orphan_grace_secs = 0;
     })
     .await;
     let dir = uploads::dir(&app2.state.tasks.settings);
