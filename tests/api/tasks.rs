@@ -47,7 +47,7 @@ async fn a_bad_stored_row_is_an_error_not_a_default(backend: Backend) {
         "{err}"
     );
     // The REST route answers 500 (logged), not a task that pretends to be queued.
-    let reply = app.get(&format!("/api/video/tasks/{id}")).auth(&tok).await;
+    let reply = app.get(format!("/api/video/tasks/{id}")).auth(&tok).await;
     assert_eq!(reply.status, 500, "{:?}", reply.body);
 }
 
