@@ -43,7 +43,7 @@ impl Application {
             Some(url) => Arc::new(RedisBus::connect(url, shutdown.clone()).await?),
             None => Arc::new(MemoryBus::default()),
         };
-        let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs);
+        let jwt = JwtKeys::new(&settings.jwt_secret, settings.access_token_ttl_secs)?;
         let hub = Hub::new(
             settings.hub.clone(),
             store.clone(),

@@ -32,12 +32,15 @@ impl std::fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(secret: &Secret, ttl_secs: u64) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+    /// Keys from the JWT secret; an empty secret is refused.
+    pub fn new(secret: &Secret, ttl_secs: u64) -> anyhow::Result<Self> {
+        let bytes = secret.expose().as_bytes();
+        anyhow::ensure!(!bytes.is_empty(), "JWT_SECRET is empty");
+        Ok(Self {
+            encoding: EncodingKey::from_secret(bytes)?,
+            decoding: DecodingKey::from_secret(bytes)?,
             ttl_secs: ttl_secs as i64,
-        }
+        })
     }
 
     pub fn ttl_secs(&self) -> i64 {
@@ -82,10 +85,11 @@ mod tests {
 
     #[test]
     fn issue_verify_and_reject_tampering_and_expiry() {
-        let keys = JwtKeys::new(&Secret::new("fake-test-secret-0123456789abcdef"), 60);
+        let keys = JwtKeys::new(&Secret::new("fake-test-secret-0123456789abcdef"), 60).unwrap();
+        assert!(JwtKeys::new(&Secret::new(""), 60).is_err());
         let (tok, claims) = keys.issue("u1", "alice").unwrap();
         assert_eq!(keys.verify(&tok).unwrap(), claims);
-        let other = JwtKeys::new(&Secret::new("another-fake-secret-0123456789abc"), 60);
+        let other = JwtKeys::new(&Secret::new("another-fake-secret-0123456789abc"), 60).unwrap();
         assert!(other.verify(&tok).is_err());
         let (expired, _) = keys.issue_with_ttl("u1", "alice", -5).unwrap();
         assert!(keys.verify(&expired).is_err());

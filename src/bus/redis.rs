@@ -76,10 +76,10 @@ impl RedisBus {
     pub async fn connect(url: &str, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("invalid REDIS_URL")?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(Duration::from_secs(2))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
-            .set_max_delay(1000);
+            .set_max_delay(Duration::from_millis(1000));
         let publisher = tokio::time::timeout(
             CONNECT_TIMEOUT * 2,
             ConnectionManager::new_with_config(client.clone(), config),

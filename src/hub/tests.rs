@@ -241,7 +241,7 @@ async fn test_hub() -> (Hub, Store, JwtKeys, MemoryBus) {
     let store = Store::connect("sqlite::memory:", 1).await.unwrap();
     store.migrate().await.unwrap();
     let bus = MemoryBus::default();
-    let jwt = JwtKeys::new(&Secret::new("fake-unit-test-secret-0123456789abcdef"), 600);
+    let jwt = JwtKeys::new(&Secret::new("fake-unit-test-secret-0123456789abcdef"), 600).unwrap();
     let settings = HubSettings {
         ws_coalesce_progress: false,
         ..HubSettings::default()
