@@ -29,7 +29,10 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     ("infrastructure", &["store", "bus", "providers", "media"]),
     ("services", &["tasks", "billing", "auth", "housekeeping"]),
-    ("edges", &["routes", "hub", "http", "cli", "compat", "state", "config"]),
+    (
+        "edges",
+        &["routes", "hub", "http", "cli", "compat", "state", "config"],
+    ),
     ("wiring", &["startup", "lib"]),
 ];
 
@@ -64,7 +67,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             if path.file_name().unwrap() != "bin" {
                 rust_files(&path, out);
             }
-        } else if path.extension().is_some_and(|e| e == "rs") && path.file_name().unwrap() != "main.rs" {
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && path.file_name().unwrap() != "main.rs"
+        {
             out.push(path);
         }
     }
@@ -88,7 +93,9 @@ fn code_only(text: &str) -> String {
             i += 2;
         } else if b[i] == b'r' && (b[i..].starts_with(b"r#\"") || b[i..].starts_with(b"r\"")) {
             let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
-            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            let close: Vec<u8> = std::iter::once(b'"')
+                .chain(std::iter::repeat_n(b'#', hashes))
+                .collect();
             i += 2 + hashes;
             while i < b.len() && !b[i..].starts_with(&close) {
                 i += 1;
@@ -157,7 +164,12 @@ fn paths_in(code: &str, module: &str, is_mod_rs: bool) -> Vec<Vec<String>> {
     out
 }
 
-fn use_tree(tokens: &[String], mut j: usize, mut prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> usize {
+fn use_tree(
+    tokens: &[String],
+    mut j: usize,
+    mut prefix: Vec<String>,
+    out: &mut Vec<Vec<String>>,
+) -> usize {
     loop {
         match tokens.get(j).map(String::as_str) {
             Some("{") => {
@@ -190,7 +202,9 @@ fn use_tree(tokens: &[String], mut j: usize, mut prefix: Vec<String>, out: &mut 
 }
 
 fn is_ident(t: &str) -> bool {
-    t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
 }
 
 fn tokenize(code: &str) -> Vec<String> {
@@ -239,7 +253,8 @@ fn build_graph() -> Graph {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &files {
         let module = module_of(&src, file);
-        let is_mod_rs = file.file_name().unwrap() == "mod.rs" || file.file_name().unwrap() == "lib.rs";
+        let is_mod_rs =
+            file.file_name().unwrap() == "mod.rs" || file.file_name().unwrap() == "lib.rs";
         let code = code_only(&std::fs::read_to_string(file).unwrap());
         let targets = edges.entry(module.clone()).or_default();
         for path in paths_in(&code, &module, is_mod_rs) {
@@ -364,7 +379,10 @@ fn imports_point_down() {
         }
     }
     println!("{} upward arrows", upward.len());
-    assert!(ALLOWED_UPWARD.len() <= 3, "at most three upward arrows may be allowed");
+    assert!(
+        ALLOWED_UPWARD.len() <= 3,
+        "at most three upward arrows may be allowed"
+    );
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod docs;
+mod docs_rules;
+mod docs_settings;
 mod extract;
 pub mod health;
 mod home;

@@ -21,6 +21,7 @@ use crate::billing::{expiry_after, webhook, CreditPackage};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{now_ms, Completion, NewPayment, Payment, StoreError};
+use crate::wire::{Envelope, ErrorEnvelope, PackagesView, PaymentView, WebhookReceipt};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,6 +56,9 @@ pub(super) fn stripe_error(e: StripeError) -> ApiError {
     }
 }
 
+/// Credit packages and prices.
+#[utoipa::path(get, path = "/api/payments/packages", tag = "payments", security(()),
+    responses((status = 200, description = "The packages", body = Envelope<PackagesView>)))]
 async fn packages(State(state): State<AppState>) -> Json<Value> {
     let b = &state.settings.billing;
     let list: Vec<Value> = b
@@ -70,11 +74,15 @@ async fn packages(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-#[derive(Deserialize)]
+/// In the document, `package` and `returnUrl` are filled in from the settings
+/// (`routes::docs_settings`).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateBody {
+#[schema(as = CreatePayment)]
+pub(super) struct CreateBody {
     package: String,
     return_url: String,
+    /// Development only: a local payment that `dev-complete` completes; no Stripe, no money.
     #[serde(default)]
     local_test: bool,
 }
@@ -129,6 +137,16 @@ fn check_create<'a>(
     Ok((package, return_url))
 }
 
+/// Start a Stripe Checkout payment (503 `paymentsNotConfigured` without Stripe keys).
+#[utoipa::path(post, path = "/api/payments/stripe/create", tag = "payments",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The pending payment and its `paymentUrl`", body = Envelope<PaymentView>),
+        (status = 400, description = "Stripe refused the request", body = ErrorEnvelope),
+        (status = 403, description = "`localTest` in production", body = ErrorEnvelope),
+        (status = 422, description = "unknown package, or `invalidReturnUrl`", body = ErrorEnvelope),
+        (status = 503, description = "`paymentsNotConfigured`, or Stripe unreachable (`unavailable`)", body = ErrorEnvelope),
+    ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -210,6 +228,12 @@ pub(super) async fn visible_payment(
     Ok(p)
 }
 
+/// One of the user's payments (any payment, for an admin).
+#[utoipa::path(get, path = "/api/payments/{paymentId}", tag = "payments", params(("paymentId" = String, Path, description = "The payment's `paymentId`")),
+    responses(
+        (status = 200, description = "The payment", body = Envelope<PaymentView>),
+        (status = 404, description = "no such payment of this user", body = ErrorEnvelope),
+    ))]
 async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -218,6 +242,15 @@ async fn get_one(
     Ok(ok(visible_payment(&state, &user, &id).await?.to_json()))
 }
 
+/// Stripe's webhook (`Stripe-Signature` verified, each event handled once).
+#[utoipa::path(post, path = "/api/payments/webhook/stripe", tag = "payments", security(()),
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body")),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event"),
+    responses(
+        (status = 200, description = "Received", body = Envelope<WebhookReceipt>),
+        (status = 400, description = "missing or invalid signature, or not a Stripe event", body = ErrorEnvelope),
+        (status = 503, description = "`paymentsNotConfigured`: STRIPE_WEBHOOK_SECRET is unset", body = ErrorEnvelope),
+    ))]
 async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -249,6 +282,14 @@ async fn stripe_webhook(
 /// Development only: completes a pending local test payment (`localTest`, provider `local`)
 /// here, as a paid Checkout Session would; a Stripe payment is refused (403
 /// `notLocalTestPayment`), whatever its state at Stripe.
+/// Development only: complete a local test payment (`localTest`); no money moves.
+#[utoipa::path(post, path = "/api/payments/{paymentId}/dev-complete", tag = "payments", params(("paymentId" = String, Path, description = "The payment's `paymentId`")),
+    responses(
+        (status = 200, description = "The completed payment and the credits granted", body = Envelope<PaymentView>),
+        (status = 403, description = "production, or `notLocalTestPayment`", body = ErrorEnvelope),
+        (status = 404, description = "no such payment of this user", body = ErrorEnvelope),
+        (status = 409, description = "the payment is already settled", body = ErrorEnvelope),
+    ))]
 async fn dev_complete(
     State(state): State<AppState>,
     user: AuthUser,

@@ -20,17 +20,32 @@ use crate::billing::stripe;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{Payment, Reversal, StoreError};
+use crate::wire::{Envelope, ErrorEnvelope, RefundView};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Refund)]
 pub(super) struct RefundBody {
     payment_id: String,
     /// In the payment's currency (`4.95`); absent means everything still refundable.
+    #[schema(minimum = 0.01)]
     amount: Option<f64>,
+    /// Refund even when the user has spent some of the credits it takes back.
     #[serde(default)]
     force: bool,
 }
 
+/// Admin: refund a payment in full or part and take the credits back.
+#[utoipa::path(post, path = "/api/payments/stripe/refund", tag = "admin",
+    request_body = RefundBody,
+    responses(
+        (status = 200, description = "The refund and the credits taken back", body = Envelope<RefundView>),
+        (status = 400, description = "Stripe refused the refund", body = ErrorEnvelope),
+        (status = 403, description = "not an admin", body = ErrorEnvelope),
+        (status = 404, description = "no such payment", body = ErrorEnvelope),
+        (status = 409, description = "nothing left to refund, or the user spent the credits (send `force`)", body = ErrorEnvelope),
+        (status = 503, description = "`paymentsNotConfigured`, or Stripe unreachable", body = ErrorEnvelope),
+    ))]
 pub(super) async fn refund(
     State(state): State<AppState>,
     user: AuthUser,

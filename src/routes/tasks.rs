@@ -15,6 +15,10 @@ use crate::state::AppState;
 use crate::store::{NewTask, Task};
 use crate::tasks::lifecycle::{TaskChange, TaskStatus};
 use crate::tasks::uploads;
+use crate::wire::{
+    Envelope, ErrorEnvelope, ModelsView, Paged, TaskContent, TaskDeleted, TaskEvents,
+    TaskStatsView, TaskView,
+};
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -52,6 +56,21 @@ impl VideoId {
     }
 }
 
+/// Create a task: JSON (text-to-video) or multipart with an `image` part (image-to-video).
+#[utoipa::path(post, path = "/api/video/tasks", tag = "tasks",
+    request_body(content(
+        (task_input::CreateTaskBody = "application/json"),
+        (task_input::CreateTaskMultipart = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "The task, queued; its credits are charged", body = Envelope<TaskView>),
+        (status = 400, description = "invalid multipart body", body = ErrorEnvelope),
+        (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
+        (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
+        (status = 413, description = "image or body too large", body = ErrorEnvelope),
+        (status = 415, description = "neither JSON nor multipart", body = ErrorEnvelope),
+        (status = 422, description = "`validationFailed` (per field), or `referenceImageUrl` could not be fetched", body = ErrorEnvelope),
+    ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -141,11 +160,18 @@ async fn publish(state: &AppState, event: &crate::store::TaskEvent) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Default 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000)]
     page: Option<String>,
+    /// Default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// Only tasks in this status.
+    #[param(value_type = Option<String>, pattern = "^(queued|processing|completed|failed|cancelled)$")]
     status: Option<String>,
 }
 
@@ -175,6 +201,12 @@ pub(super) fn paging(page: Option<&str>, page_size: Option<&str>) -> ApiResult<(
     ))
 }
 
+/// The user's tasks, newest first.
+#[utoipa::path(get, path = "/api/video/tasks", tag = "tasks", params(ListQuery),
+    responses(
+        (status = 200, description = "One page of tasks", body = Envelope<Paged<TaskView>>),
+        (status = 400, description = "page, pageSize or status out of range", body = ErrorEnvelope),
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -211,6 +243,13 @@ async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<
         })
 }
 
+/// One task.
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "The task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+    ))]
 async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -220,13 +259,25 @@ async fn get_one(
     Ok(ok(state.store.task_json(&task)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// Events after this `seq` (default 0: all).
+    #[param(value_type = Option<i64>, minimum = 0)]
     since_seq: Option<String>,
+    /// At most this many (default 1000).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// The task's event log after `sinceSeq` (the same frames as the WebSocket).
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}/events", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID"), EventsQuery),
+    responses(
+        (status = 200, description = "The frames, oldest first", body = Envelope<TaskEvents>),
+        (status = 400, description = "not a `video_<uuid>`, or sinceSeq/limit out of range", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+    ))]
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
@@ -243,6 +294,14 @@ async fn events(
     ))
 }
 
+/// Cancel an open task; its credits are refunded.
+#[utoipa::path(post, path = "/api/video/tasks/{videoId}/cancel", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "The cancelled task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task is already finished", body = ErrorEnvelope),
+    ))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -267,6 +326,17 @@ async fn cancel(
 
 /// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
 /// honoured, so one with fields is refused rather than charged for as something else.
+/// A new task with the same parameters, for a failed one. Takes no body (or `{}`).
+#[utoipa::path(post, path = "/api/video/tasks/{videoId}/retry", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 201, description = "The new task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
+        (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task has not failed, or its image is gone", body = ErrorEnvelope),
+        (status = 422, description = "a body with fields", body = ErrorEnvelope),
+    ))]
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
@@ -312,6 +382,14 @@ async fn retry(
     Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
 }
 
+/// Delete a finished task and its events.
+#[utoipa::path(delete, path = "/api/video/tasks/{videoId}", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<TaskDeleted>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task is still open", body = ErrorEnvelope),
+    ))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -333,6 +411,14 @@ async fn delete(
     Ok(ok(json!({ "videoId": id.0, "deleted": true })))
 }
 
+/// Where to play the finished video.
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}/content", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "Signed URLs of the video and thumbnail", body = Envelope<TaskContent>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the video is not ready", body = ErrorEnvelope),
+    ))]
 async fn content(
     State(state): State<AppState>,
     user: AuthUser,
@@ -359,11 +445,16 @@ async fn content(
     })))
 }
 
+/// The user's task counts by status and credits spent.
+#[utoipa::path(get, path = "/api/video/stats", tag = "tasks",
+    responses((status = 200, description = "Counts", body = Envelope<TaskStatsView>)))]
 async fn stats(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     Ok(ok(state.store.user_task_stats(&user.id).await?))
 }
 
 /// Models with what they allow and cost (credits per task by kind and quality).
+#[utoipa::path(get, path = "/api/video/models", tag = "tasks", security(()),
+    responses((status = 200, description = "Models, qualities and prices", body = Envelope<ModelsView>)))]
 async fn models(State(state): State<AppState>) -> Json<Value> {
     let prices = state.settings.billing.prices_json();
     let models: Vec<Value> = state
