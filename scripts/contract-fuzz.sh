@@ -38,14 +38,17 @@ bin="${CARGO_TARGET_DIR:-target}/contract-fuzz/taskhub"
 cp "${CARGO_TARGET_DIR:-target}/release/taskhub" "$bin"
 
 # A stand-in for Stripe's API on loopback, so the Stripe routes run their whole path: every
-# Checkout Session it opens is `cs_test_fake`. (The keys below are fake.)
+# Checkout Session it opens is `cs_test_fake_N`. (The keys below are fake.)
 stripe_port_file=$(mktemp)
 python3 - "$stripe_port_file" <<'PY' &
 import http.server, json, sys
+import itertools
+ids = itertools.count(1)
 class Stripe(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = json.dumps({"id": "cs_test_fake", "url": "http://127.0.0.1/checkout/fake"}).encode()
+        n = next(ids)
+        body = json.dumps({"id": f"cs_test_fake_{n}", "url": f"http://127.0.0.1/checkout/fake_{n}"}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
@@ -89,7 +92,7 @@ seed=()
 [ -n "${CONTRACT_FUZZ_SEED:-}" ] && seed=(--seed "$CONTRACT_FUZZ_SEED")
 start=$(date +%s)
 set +e
-"$st" run "$base/openapi.json" \
+"$st" --config-file scripts/schemathesis.toml run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
   --max-examples "${CONTRACT_FUZZ_EXAMPLES:-100}" \
   --request-timeout 30 \

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use super::{auth, health, media, payments, refunds, tasks, users, ws};
+use super::{auth, health, media, payments, refunds, tasks, users};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -62,7 +62,6 @@ pub fn router() -> Router<AppState> {
         payments::stripe_webhook,
         refunds::refund,
         media::serve,
-        ws::upgrade,
         openapi_json,
         viewer,
     ),

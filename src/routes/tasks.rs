@@ -171,7 +171,7 @@ struct ListQuery {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
     /// Only tasks in this status.
-    #[param(value_type = Option<String>, pattern = "^(queued|processing|completed|failed|cancelled)$")]
+    #[param(value_type = Option<String>, pattern = "^(queued|processing|completed|failed|cancelled)?$")]
     status: Option<String>,
 }
 

@@ -83,7 +83,7 @@ struct TxQuery {
     page_size: Option<String>,
     /// Only this kind of movement.
     #[serde(rename = "type")]
-    #[param(value_type = Option<String>, pattern = "^(earned|spent|purchased|refunded|bonus|expired)$")]
+    #[param(value_type = Option<String>, pattern = "^(earned|spent|purchased|refunded|bonus|expired)?$")]
     tx_type: Option<String>,
 }
 

@@ -17,7 +17,6 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wire::ErrorEnvelope;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
@@ -53,15 +52,6 @@ fn check_handshake(req: &Request) -> Result<HeaderValue, &'static str> {
         .ok_or("`Sec-WebSocket-Key` header missing")
 }
 
-/// The WebSocket (PROTOCOL §3): a GET with the upgrade headers; `?token=` or an `auth` frame
-/// authenticates. Frames are described in docs/protocol.md.
-#[utoipa::path(get, path = "/ws", tag = "websocket", security(()),
-    params(("token" = Option<String>, Query, description = "An access token or API key (or send an `auth` frame)")),
-    responses(
-        (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "not a valid WebSocket upgrade", body = ErrorEnvelope),
-        (status = 503, description = "shutting down", body = ErrorEnvelope),
-    ))]
 async fn upgrade(State(state): State<AppState>, mut req: Request) -> Response {
     let key = match check_handshake(&req) {
         Ok(key) => key,
