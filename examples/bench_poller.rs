@@ -22,8 +22,9 @@
 use std::time::{Duration, Instant};
 
 use taskhub::config::{Secret, Settings};
+use taskhub::domain::time::now_ms;
 use taskhub::startup::Application;
-use taskhub::store::{now_ms, NewTask, NewUser, Store};
+use taskhub::store::{NewTask, NewUser, Store};
 
 struct Args {
     tasks: usize,

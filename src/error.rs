@@ -3,7 +3,7 @@
 //! Internal failures are logged with their cause chain and answered with a generic
 //! message: a client never sees SQL, paths or stack details.
 //!
-//! `error.requestId` is added on the way out by [`crate::ops::http`], so envelopes built
+//! `error.requestId` is added on the way out by [`crate::http::request`], so envelopes built
 //! outside this type (fallbacks, other layers) carry it too.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};

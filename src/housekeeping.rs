@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use crate::billing::BillingSettings;
-use crate::state::AppState;
-use crate::store::{now_ms, Store, StoreResult};
+use crate::domain::time::now_ms;
+use crate::store::{Store, StoreResult};
+use tokio_util::sync::CancellationToken;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Stripe retries a webhook for up to three days.
@@ -40,13 +41,13 @@ pub async fn sweep(store: &Store, b: &BillingSettings, now: i64) -> StoreResult<
 }
 
 /// Sweeps every `prune_interval_secs` until shutdown (the first sweep runs at once).
-pub fn spawn(state: AppState) {
-    let every = Duration::from_secs(state.settings.billing.prune_interval_secs);
-    let shutdown = state.shutdown.clone();
+pub fn spawn(store: Store, billing: BillingSettings, shutdown: CancellationToken) {
+    let every = Duration::from_secs(billing.prune_interval_secs);
+    let billing = std::sync::Arc::new(billing);
     crate::periodic::spawn_every(every, shutdown, move || {
-        let state = state.clone();
+        let (store, billing) = (store.clone(), billing.clone());
         async move {
-            match sweep(&state.store, &state.settings.billing, now_ms()).await {
+            match sweep(&store, &billing, now_ms()).await {
                 Ok((0, 0)) => {}
                 Ok((tokens, events)) => {
                     tracing::info!(refresh_tokens = tokens, stripe_events = events, "pruned")

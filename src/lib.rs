@@ -32,6 +32,7 @@ pub mod billing;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod housekeeping;
 pub mod http;

@@ -55,10 +55,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
         let port = listener.local_addr()?.port();
-        let metrics_listener = crate::ops::admin::bind(&settings).await?;
+        let metrics_listener = crate::http::admin::bind(&settings.ops).await?;
         let self_url = self_url(listener.local_addr()?);
         let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
+        let payments = crate::billing::service::Payments::new(
+            store.clone(),
+            settings.billing.clone(),
+            settings.is_production(),
+        );
         let state = AppState {
+            payments,
             jwt,
             hub,
             settings: Arc::new(settings),
@@ -99,11 +105,17 @@ impl Application {
         let state = self.state.clone();
         let token = state.shutdown.clone();
         let app = crate::routes::router(state.clone());
-        crate::billing::spawn_expiry_sweep(state.clone());
-        crate::housekeeping::spawn(state.clone());
+        let b = &state.settings.billing;
+        let stop = state.shutdown.clone();
+        crate::billing::spawn_expiry_sweep(
+            state.store.clone(),
+            b.credit_sweep_interval_secs,
+            stop.clone(),
+        );
+        crate::housekeeping::spawn(state.store.clone(), b.clone(), stop);
         crate::tasks::uploads::spawn_orphan_sweep(state.clone());
         if let Some(l) = self.metrics_listener {
-            crate::ops::admin::spawn(l, token.clone());
+            crate::http::admin::spawn(l, token.clone());
         }
         tokio::spawn({
             let token = token.clone();

@@ -18,6 +18,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Providers, media storage and webhooks (driving tasks).
     pub video: Arc<crate::tasks::services::VideoServices>,
+    /// The payment use cases.
+    pub payments: crate::billing::service::Payments,
     /// This node's WebSocket hub.
     pub hub: Hub,
     /// Cancelled once on shutdown; every long-running task watches it.

@@ -4,13 +4,13 @@
 //! ledger row; the store ([`crate::store`], `ledger.rs` and `payments.rs`) moves them inside
 //! database transactions. This module holds the settings and the pure rules: which plan may
 //! generate ([`plans`]), what a task costs and what packages sell ([`prices`]), how spending
-//! picks lots and how refunds are sized ([`ledger`]), and the Stripe HTTP client and webhook
+//! picks lots and how refunds are sized ([`crate::domain::credits`]), and the Stripe HTTP client and webhook
 //! verification ([`stripe`], [`webhook`]).
 
-pub mod ledger;
 pub mod plans;
 pub mod prices;
 pub mod return_url;
+pub mod service;
 pub mod stripe;
 pub mod webhook;
 
@@ -19,7 +19,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
-use crate::state::AppState;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::plans::expiry_after;
+use crate::store::Store;
 
 pub use prices::CreditPackage;
 
@@ -105,11 +108,6 @@ impl Default for BillingSettings {
     }
 }
 
-/// Days as milliseconds after `now`, or `None` for 0 (never).
-pub fn expiry_after(now: i64, days: i64) -> Option<i64> {
-    (days > 0).then(|| now.saturating_add(days.saturating_mul(DAY_MS)))
-}
-
 impl BillingSettings {
     pub fn stripe_configured(&self) -> bool {
         !self.stripe_secret_key.is_empty()
@@ -129,15 +127,13 @@ impl BillingSettings {
 }
 
 /// Sweeps expired lots every `credit_sweep_interval_secs` until shutdown.
-pub fn spawn_expiry_sweep(state: AppState) {
-    let every = Duration::from_secs(state.settings.billing.credit_sweep_interval_secs);
-    let shutdown = state.shutdown.clone();
+pub fn spawn_expiry_sweep(store: Store, every_secs: u64, shutdown: CancellationToken) {
+    let every = Duration::from_secs(every_secs);
     crate::periodic::spawn_every(every, shutdown, move || {
-        let state = state.clone();
+        let store = store.clone();
         async move {
-            match state
-                .store
-                .expire_credits(crate::store::now_ms(), 500)
+            match store
+                .expire_credits(crate::domain::time::now_ms(), 500)
                 .await
             {
                 Ok(0) => {}

@@ -2,24 +2,9 @@
 //! runs before any credit moves: plan allowed, plan active, not expired (the credit check
 //! itself happens in the store, inside the creating transaction).
 
-use serde::Serialize;
-use serde_json::{json, Value};
-
 use super::BillingSettings;
+use crate::domain::plans::Subscription;
 use crate::error::ApiError;
-
-pub const PLANS: [&str; 3] = ["free", "basic", "pro"];
-pub const STATUSES: [&str; 3] = ["active", "cancelled", "expired"];
-
-/// A user's plan as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Subscription {
-    pub plan: String,
-    pub status: String,
-    /// Unix ms; `None` never ends (the free plan).
-    pub ends_at: Option<i64>,
-}
 
 impl BillingSettings {
     pub fn plan_can_generate(&self, plan: &str) -> bool {
@@ -34,17 +19,6 @@ impl BillingSettings {
             "pro" => self.pro_monthly_credits,
             _ => self.free_monthly_credits,
         }
-    }
-
-    /// What `GET /api/users/credits` shows about the plan.
-    pub fn subscription_json(&self, sub: &Subscription, now: i64) -> Value {
-        json!({
-            "plan": sub.plan,
-            "status": sub.status,
-            "endsAt": sub.ends_at.map(crate::store::rfc3339),
-            "canGenerate": check_can_generate(self, sub, now).is_ok(),
-            "monthlyCredits": self.monthly_credits(&sub.plan),
-        })
     }
 }
 
@@ -90,7 +64,7 @@ pub fn check_can_generate(
             format!(
                 "your {} plan ended at {}; renew it to generate",
                 sub.plan,
-                crate::store::rfc3339(end)
+                crate::domain::time::rfc3339(end)
             ),
         ));
     }

@@ -4,7 +4,6 @@
 //! JSON shows it as a decimal (`9.9`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::BillingSettings;
 
@@ -36,32 +35,6 @@ pub fn default_packages() -> Vec<CreditPackage> {
     .collect()
 }
 
-/// Digits after the decimal point for `currency` (Stripe's zero-decimal list, abridged).
-pub fn minor_exponent(currency: &str) -> u32 {
-    const ZERO: [&str; 16] = [
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-        "xaf", "xof", "xpf",
-    ];
-    if ZERO.contains(&currency.to_ascii_lowercase().as_str()) {
-        0
-    } else {
-        2
-    }
-}
-
-/// A minor-unit amount as the decimal number JSON shows (990 -> 9.9).
-pub fn to_major(minor: i64, currency: &str) -> f64 {
-    minor as f64 / 10f64.powi(minor_exponent(currency) as i32)
-}
-
-/// A decimal amount from a request in minor units, if it is representable exactly enough.
-pub fn to_minor(major: f64, currency: &str) -> Option<i64> {
-    let scaled = major * 10f64.powi(minor_exponent(currency) as i32);
-    let rounded = scaled.round();
-    ((scaled - rounded).abs() < 1e-6 && rounded.is_finite() && rounded.abs() < 1e15)
-        .then_some(rounded as i64)
-}
-
 impl BillingSettings {
     /// Credits a task of `kind` (`textToVideo`, `imageToVideo`) and `quality` costs.
     pub fn task_price(&self, kind: &str, quality: &str) -> i64 {
@@ -73,32 +46,12 @@ impl BillingSettings {
         }
     }
 
-    /// The price table `GET /api/video/models` shows.
-    pub fn prices_json(&self) -> Value {
-        json!({
-            "textToVideo": {"standard": self.price_text_standard, "hd": self.price_text_hd},
-            "imageToVideo": {"standard": self.price_image_standard, "hd": self.price_image_hd},
-        })
-    }
-
     pub fn package(&self, id: &str) -> Option<&CreditPackage> {
         self.credit_packages.iter().find(|p| p.id == id)
     }
 
     pub fn currency_upper(&self) -> String {
         self.payment_currency.to_ascii_uppercase()
-    }
-
-    pub fn package_json(&self, p: &CreditPackage) -> Value {
-        let cur = self.currency_upper();
-        json!({
-            "id": p.id,
-            "name": p.name,
-            "credits": p.credits,
-            "price": to_major(p.price_minor, &cur),
-            "priceMinor": p.price_minor,
-            "currency": cur,
-        })
     }
 }
 
@@ -121,7 +74,13 @@ mod tests {
         let got: Vec<_> = s
             .credit_packages
             .iter()
-            .map(|p| (p.id.as_str(), p.credits, to_major(p.price_minor, "CNY")))
+            .map(|p| {
+                (
+                    p.id.as_str(),
+                    p.credits,
+                    crate::domain::money::to_major(p.price_minor, "CNY"),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -132,10 +91,5 @@ mod tests {
                 ("premium", 3000, 199.0)
             ]
         );
-        assert_eq!(to_minor(9.9, "cny"), Some(990));
-        assert_eq!(to_minor(0.1 + 0.2, "cny"), Some(30));
-        assert_eq!(to_minor(9.999, "cny"), None);
-        assert_eq!(to_minor(500.0, "JPY"), Some(500));
-        assert_eq!(to_major(500, "jpy"), 500.0);
     }
 }

@@ -12,8 +12,10 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{expiry_after, BillingSettings};
-use crate::store::{now_ms, Completion, DbTx, Payment, Reversal, Store, StoreResult};
+use super::BillingSettings;
+use crate::domain::plans::expiry_after;
+use crate::domain::time::now_ms;
+use crate::store::{Completion, DbTx, Payment, Reversal, Store, StoreResult};
 
 #[derive(Debug, Deserialize)]
 pub struct Event {

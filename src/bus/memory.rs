@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{Bus, BusEvent, BusSink};
-use crate::store::TaskEvent;
+use crate::domain::TaskEvent;
 
 /// Bounded: a receiver that falls this far behind sees `Lagged` and must refill from the log.
 const CAPACITY: usize = 65_536;

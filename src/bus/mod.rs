@@ -12,11 +12,9 @@ use std::sync::{Arc, Weak};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
 use serde::Deserialize;
 
-use crate::store::TaskEvent;
-use crate::tasks::lifecycle::EventType;
+use crate::domain::{EventType, Frame, TaskEvent};
 
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
@@ -57,7 +55,7 @@ pub struct BusEvent {
     /// Commit time (Unix ms), the frame's `timestamp`.
     pub created_at: i64,
     /// The WS frame text, exactly the envelope JSON.
-    pub frame: Utf8Bytes,
+    pub frame: Frame,
     /// When this node received it from the bus (fan-out latency is measured from here).
     pub received_at: std::time::Instant,
 }
@@ -70,7 +68,7 @@ impl BusEvent {
             seq: event.seq,
             kind: event.event_type,
             created_at: event.created_at,
-            frame: Utf8Bytes::from(event.envelope().to_string()),
+            frame: event.frame(),
             received_at: std::time::Instant::now(),
         }
     }
@@ -102,7 +100,7 @@ impl BusEvent {
             seq: env.payload.seq,
             kind: env.kind,
             created_at: env.timestamp,
-            frame: Utf8Bytes::from(frame),
+            frame: Frame::from(frame),
             received_at: std::time::Instant::now(),
         })
     }
@@ -116,7 +114,6 @@ pub fn user_channel(user_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn parse_keeps_the_text_and_reads_routing() {
@@ -125,7 +122,16 @@ mod tests {
             user_id: "u1".into(),
             seq: 3,
             event_type: EventType::TaskProgress,
-            payload: json!({"videoId": "video_1", "seq": 3, "status": "processing", "progress": 40, "externalVideoId": null, "message": "m"}),
+            payload: crate::domain::EventPayload {
+                video_id: "video_1".into(),
+                external_video_id: None,
+                status: crate::domain::TaskStatus::Processing,
+                progress: 40,
+                seq: 3,
+                detail: crate::domain::EventDetail::Progress {
+                    message: Some("m".into()),
+                },
+            },
             created_at: 1234,
         };
         let local = BusEvent::from_task_event(&ev);

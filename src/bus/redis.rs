@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{user_channel, Bus, BusEvent, BusSink};
-use crate::store::{now_ms, TaskEvent};
+use crate::domain::time::now_ms;
+use crate::domain::TaskEvent;
 
 const CHANNEL_PREFIX: &str = "taskhub:user:";
 /// How long a socket waits for its user's channel to be confirmed before it goes on
@@ -109,7 +110,10 @@ impl Bus for RedisBus {
     /// Fails only when the queue is full (Redis down for a while); subscribers then refill
     /// from the log once the bus is back.
     async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
-        let item = (user_channel(&event.user_id), event.envelope().to_string());
+        let item = (
+            user_channel(&event.user_id),
+            event.frame().as_str().to_owned(),
+        );
         let outbox = &self.inner.outbox;
         let sent = outbox.try_send(item);
         let m = crate::ops::metrics::get();

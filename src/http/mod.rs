@@ -10,9 +10,13 @@
 //!
 //! All settings live in [`HttpSettings`], flattened into `Settings` (env `TASKHUB_<FIELD>`).
 
+pub mod admin;
 pub mod client_ip;
 pub mod linger;
 pub mod rate;
+pub mod request;
+#[cfg(test)]
+mod request_tests;
 pub mod serve;
 pub mod timeouts;
 

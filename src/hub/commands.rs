@@ -17,7 +17,8 @@ use tokio::time::Instant;
 use super::protocol::{self, valid_video_id, ClientFrame, ClientKind, WsError};
 use super::session::Session;
 use crate::bus::BusEvent;
-use crate::store::{now_ms, rfc3339, StoreError, Task};
+use crate::domain::time::{now_ms, rfc3339};
+use crate::store::{StoreError, Task};
 
 /// Replayed events read from the log per query.
 const REPLAY_PAGE: i64 = 500;
@@ -160,7 +161,7 @@ impl Session {
                 return Err(read_error(e));
             }
         };
-        let snapshot = inner.store.task_json(&task);
+        let snapshot = crate::wire::TaskView::new(&task, inner.store.media_urls());
         let payload = json!({ "videoId": task.id, "task": snapshot, "replayed": replay.len() });
         let subscribed = protocol::frame("subscribed", payload, rid);
         let terminal = task.status().is_terminal();
@@ -197,7 +198,7 @@ impl Session {
             out.retain(|e| {
                 let next_is_progress = kinds.get(i + 1) == Some(&e.kind);
                 i += 1;
-                !(e.kind == crate::tasks::lifecycle::EventType::TaskProgress && next_is_progress)
+                !(e.kind == crate::domain::lifecycle::EventType::TaskProgress && next_is_progress)
             });
         }
         Ok(out)

@@ -213,3 +213,12 @@ impl BusSink for HubInner {
         }
     }
 }
+
+/// A shared frame as the text of a WebSocket message, without copying or re-checking it.
+pub(crate) fn text_of(frame: &crate::domain::Frame) -> tokio_tungstenite::tungstenite::Utf8Bytes {
+    // SAFETY: a `Frame` can only be built from a `String` or a `&'static str`, so its bytes
+    // are valid UTF-8 (its `as_str` checks that again in every test that reads a frame).
+    unsafe {
+        tokio_tungstenite::tungstenite::Utf8Bytes::from_bytes_unchecked(frame.clone().into_bytes())
+    }
+}

@@ -16,11 +16,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::bus::BusEvent;
-use crate::tasks::lifecycle::EventType;
+use crate::domain::lifecycle::EventType;
 
 /// Close code telling the client it was too slow: reconnect and resubscribe with sinceSeq.
 pub const CLOSE_TOO_SLOW: u16 = 4002;

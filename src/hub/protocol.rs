@@ -1,11 +1,11 @@
 //! The WebSocket frames of PROTOCOL §3: parsing client frames (snake_case or camelCase
 //! types, `requestId` echoed) and building server frames. Pure, so it is tested here.
 
-use axum::extract::ws::Utf8Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::store::now_ms;
+use crate::domain::time::now_ms;
 
 /// What a client may ask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use super::outbox::Scope;
 use super::HubInner;
 use crate::bus::BusEvent;
-use crate::store::now_ms;
+use crate::domain::time::now_ms;
 
 /// Live events held while refilling; past this the hold is dropped and the refill repeated
 /// (the log has them all).

@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Message;
 use futures_util::{Sink, Stream, StreamExt};
 use rand::RngExt;
 use serde_json::json;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::admission::UnauthSlot;
 use super::commands::Authed;
@@ -126,7 +126,7 @@ impl Session {
         }
     }
 
-    fn connected_frame(&self) -> axum::extract::ws::Utf8Bytes {
+    fn connected_frame(&self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
         let s = &self.hub.inner.settings;
         protocol::frame(
             "connected",

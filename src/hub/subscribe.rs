@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::outbox::{Conn, Cursor, Out, Outbox, Scope, State};
 use super::protocol::WsError;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::{Conn, Scope, State, CLOSE_TOO_SLOW};
@@ -14,8 +14,8 @@ use crate::auth::jwt::JwtKeys;
 use crate::bus::memory::MemoryBus;
 use crate::bus::{Bus, BusEvent};
 use crate::config::Secret;
+use crate::domain::lifecycle::{EventType, TaskChange, TaskStatus};
 use crate::store::{NewTask, NewUser, Store};
-use crate::tasks::lifecycle::{EventType, TaskChange, TaskStatus};
 
 fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
     Arc::new(BusEvent {
@@ -24,7 +24,7 @@ fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {
         seq,
         kind,
         created_at: 1000 + seq,
-        frame: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+        frame: crate::domain::Frame::from(format!("{{\"seq\":{seq}}}")),
         received_at: std::time::Instant::now(),
     })
 }

@@ -1,5 +1,5 @@
 //! The connection under a session: the upgraded HTTP/1.1 connection as a tokio-tungstenite
-//! stream (so the hub can reach the raw connection again), its two halves speaking axum's
+//! stream (so the hub can reach the raw connection again), its two halves speaking tungstenite's
 //! [`Message`] to the session, and the lingering close.
 //!
 //! Lingering close: after a refusal that stops reading (an oversize or malformed frame), the
@@ -14,14 +14,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::{self as ts, protocol::WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self as ts, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::HubSettings;
@@ -47,50 +46,14 @@ pub async fn open(io: Upgraded, s: &HubSettings) -> RawWs {
     .await
 }
 
-/// The writing half, taking axum messages.
+/// The writing half.
 pub struct WsSink(SplitSink<RawWs, ts::Message>);
-/// The reading half, yielding axum messages.
+/// The reading half (raw frames filtered out).
 pub struct WsStream(SplitStream<RawWs>);
 
 pub fn split(ws: RawWs) -> (WsSink, WsStream) {
     let (sink, stream) = ws.split();
     (WsSink(sink), WsStream(stream))
-}
-
-fn ts_text(t: Utf8Bytes) -> ts::Utf8Bytes {
-    // Valid UTF-8 by construction; the check only scans it.
-    ts::Utf8Bytes::try_from(Bytes::from(t)).unwrap_or_else(|_| ts::Utf8Bytes::from_static(""))
-}
-
-fn axum_text(t: ts::Utf8Bytes) -> Utf8Bytes {
-    Utf8Bytes::try_from(Bytes::from(t)).unwrap_or_else(|_| Utf8Bytes::from_static(""))
-}
-
-fn to_ts(m: Message) -> ts::Message {
-    match m {
-        Message::Text(t) => ts::Message::Text(ts_text(t)),
-        Message::Binary(b) => ts::Message::Binary(b),
-        Message::Ping(b) => ts::Message::Ping(b),
-        Message::Pong(b) => ts::Message::Pong(b),
-        Message::Close(f) => ts::Message::Close(f.map(|f| ts::protocol::CloseFrame {
-            code: f.code.into(),
-            reason: ts_text(f.reason),
-        })),
-    }
-}
-
-fn from_ts(m: ts::Message) -> Option<Message> {
-    Some(match m {
-        ts::Message::Text(t) => Message::Text(axum_text(t)),
-        ts::Message::Binary(b) => Message::Binary(b),
-        ts::Message::Ping(b) => Message::Ping(b),
-        ts::Message::Pong(b) => Message::Pong(b),
-        ts::Message::Close(f) => Message::Close(f.map(|f| CloseFrame {
-            code: f.code.into(),
-            reason: axum_text(f.reason),
-        })),
-        ts::Message::Frame(_) => return None,
-    })
 }
 
 impl Sink<Message> for WsSink {
@@ -101,7 +64,7 @@ impl Sink<Message> for WsSink {
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), ts::Error> {
-        self.0.start_send_unpin(to_ts(item))
+        self.0.start_send_unpin(item)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ts::Error>> {
@@ -119,10 +82,9 @@ impl Stream for WsStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             return match self.0.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(m))) => match from_ts(m) {
-                    Some(m) => Poll::Ready(Some(Ok(m))),
-                    None => continue,
-                },
+                // Raw frames never come out of a reading stream; skip them if they do.
+                Poll::Ready(Some(Ok(Message::Frame(_)))) => continue,
+                Poll::Ready(Some(Ok(m))) => Poll::Ready(Some(Ok(m))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
@@ -135,7 +97,7 @@ impl Stream for WsStream {
 pub async fn refuse(ws: RawWs, code: u16, reason: &'static str, s: &HubSettings) {
     let (mut sink, stream) = split(ws);
     let frame = CloseFrame {
-        code,
+        code: code.into(),
         reason: Utf8Bytes::from_static(reason),
     };
     let write_timeout = Duration::from_millis(s.ws_write_timeout_ms).min(Duration::from_secs(5));

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::outbox::{Conn, Out, State};
 
@@ -29,7 +30,7 @@ where
             let write = async {
                 for out in batch {
                     let msg = match out {
-                        Out::Event(ev) => Message::Text(ev.frame.clone()),
+                        Out::Event(ev) => Message::Text(super::text_of(&ev.frame)),
                         Out::Text(t) => Message::Text(t),
                         Out::Ping => Message::Ping(Default::default()),
                     };
@@ -58,7 +59,7 @@ where
             State::Closing(code, reason) => {
                 m.ws_closed(Some(code));
                 let frame = CloseFrame {
-                    code,
+                    code: code.into(),
                     reason: Utf8Bytes::from_static(reason),
                 };
                 let sent = tokio::time::timeout(

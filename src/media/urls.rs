@@ -135,16 +135,17 @@ impl MediaUrls {
         }
     }
 
-    /// Signs the `result` of an event payload (`taskCompleted`), if it has one.
-    pub fn sign_payload(&self, payload: &mut Value) {
-        if let Some(result) = payload.get_mut("result") {
-            self.sign_result(result);
+    /// Signs the URLs of a finished video (an event's `result`).
+    pub fn sign_task_result(&self, result: &mut crate::domain::TaskResult) {
+        result.video_url = self.present(&result.video_url);
+        if let Some(t) = &mut result.thumbnail_url {
+            *t = self.present(t);
         }
     }
 }
 
 fn now_secs() -> i64 {
-    crate::store::now_ms() / 1000
+    crate::domain::time::now_ms() / 1000
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ impl Handles {
     pub fn frame_written(&self, received: Instant, created_at_ms: i64) {
         self.ws_fanout_latency
             .record(received.elapsed().as_secs_f64());
-        let e2e_ms = (crate::store::now_ms() - created_at_ms).max(0);
+        let e2e_ms = (crate::domain::time::now_ms() - created_at_ms).max(0);
         self.ws_event_latency.record(e2e_ms as f64 / 1000.0);
     }
 }
@@ -165,22 +165,24 @@ pub fn get() -> &'static Handles {
     })
 }
 
-/// Times one provider call and counts it by operation and outcome
-/// (`ok`, `rejected`, `transient`, `unsupported`).
-pub async fn provider_call<T>(
+/// How a failed call is counted: a short, bounded label (`rejected`, `transient`, …).
+pub trait CallOutcome {
+    fn outcome(&self) -> &'static str;
+}
+
+/// Times one provider call and counts it by operation and outcome (`ok` or the error's
+/// [`CallOutcome`]).
+pub async fn provider_call<T, E: CallOutcome>(
     provider: &str,
     op: &'static str,
-    call: impl Future<Output = Result<T, crate::providers::ProviderError>>,
-) -> Result<T, crate::providers::ProviderError> {
-    use crate::providers::ProviderError;
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     get();
     let started = Instant::now();
     let result = call.await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(ProviderError::Rejected { .. }) => "rejected",
-        Err(ProviderError::Transient { .. }) => "transient",
-        Err(ProviderError::Unsupported) => "unsupported",
+        Err(e) => e.outcome(),
     };
     let labels = [
         ("provider", provider_label(provider)),

@@ -1,9 +1,7 @@
-//! Operating a node: Prometheus metrics ([`metrics`]), request ids and per-request spans
-//! plus HTTP metrics ([`http`]), and the `/metrics` endpoint, on the main listener or an
-//! admin listener of its own ([`admin`]).
+//! Operating a node: Prometheus metrics ([`metrics`]) and their settings. The request layer
+//! (request ids, spans, HTTP metrics) and the admin listener that serves `/metrics` apart
+//! are part of the HTTP edge: [`crate::http::request`], [`crate::http::admin`].
 
-pub mod admin;
-pub mod http;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -30,6 +28,3 @@ impl Default for OpsSettings {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

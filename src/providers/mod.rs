@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::config::Settings;
-use crate::tasks::lifecycle::TaskError;
+use crate::domain::lifecycle::TaskError;
 
 /// A job to create at a provider.
 #[derive(Clone, Debug)]
@@ -107,6 +107,16 @@ pub enum ProviderError {
     /// The provider cannot do this (e.g. cancel).
     #[error("not supported by this provider")]
     Unsupported,
+}
+
+impl crate::ops::metrics::CallOutcome for ProviderError {
+    fn outcome(&self) -> &'static str {
+        match self {
+            ProviderError::Rejected { .. } => "rejected",
+            ProviderError::Transient { .. } => "transient",
+            ProviderError::Unsupported => "unsupported",
+        }
+    }
 }
 
 impl ProviderError {

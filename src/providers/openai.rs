@@ -194,7 +194,7 @@ fn retry_after(h: &HeaderMap) -> Option<u64> {
         return (secs >= 0.0).then_some((secs * 1000.0) as u64);
     }
     let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
-    Some((at.timestamp_millis() - crate::store::now_ms()).max(0) as u64)
+    Some((at.timestamp_millis() - crate::domain::time::now_ms()).max(0) as u64)
 }
 
 #[async_trait]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{JobState, JobStatus};
-use crate::tasks::lifecycle::TaskError;
+use crate::domain::lifecycle::TaskError;
 
 /// Response header with the provider's suggested wait before the next poll.
 pub const POLL_AFTER_HEADER: &str = "openai-poll-after-ms";

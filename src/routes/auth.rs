@@ -102,7 +102,10 @@ async fn register(
                 email,
                 password_hash: &hash,
             },
-            state.settings.billing.signup_bonus(crate::store::now_ms()),
+            state
+                .settings
+                .billing
+                .signup_bonus(crate::domain::time::now_ms()),
         )
         .await?;
     Ok((StatusCode::CREATED, issue_tokens(&state, &user).await?))
@@ -255,7 +258,10 @@ async fn test_login(
                         email: &email,
                         password_hash: &hash,
                     },
-                    state.settings.billing.signup_bonus(crate::store::now_ms()),
+                    state
+                        .settings
+                        .billing
+                        .signup_bonus(crate::domain::time::now_ms()),
                 )
                 .await?
         }

@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
         super::home::home,
         health::health,
         health::ready,
-        crate::ops::admin::render,
+        crate::http::admin::render,
         auth::register,
         auth::login,
         auth::refresh,

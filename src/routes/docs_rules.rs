@@ -19,6 +19,7 @@ pub(super) fn apply(doc: &mut Value, settings: &Settings) {
         for (path, item) in paths.iter_mut() {
             for (method, op) in item.as_object_mut().into_iter().flatten() {
                 shared_refusals(path, method, op);
+                empty_means_default(op);
             }
         }
     }
@@ -96,4 +97,15 @@ fn rate_limited() -> Value {
         ),
     ]));
     r
+}
+
+/// An empty numeric query value (`?page=`, as HTML forms send) means its default
+/// (`routes::tasks::parse_range`), so the document allows it.
+fn empty_means_default(op: &mut Value) {
+    for p in op["parameters"].as_array_mut().into_iter().flatten() {
+        if p["in"] == "query" && p["schema"]["type"] == "integer" {
+            let number = p["schema"].take();
+            p["schema"] = json!({"anyOf": [number, {"type": "string", "maxLength": 0}]});
+        }
+    }
 }

@@ -58,7 +58,7 @@ async fn serve(
     if !MediaStore::is_valid_name(&file) {
         return ApiError::not_found("media").into_response();
     }
-    let now = crate::store::now_ms() / 1000;
+    let now = crate::domain::time::now_ms() / 1000;
     let exp = match media
         .urls()
         .check(&file, q.exp.as_deref(), q.sig.as_deref(), now)

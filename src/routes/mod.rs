@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, assembled into one router here.
 
 pub mod auth;
+mod auth_user;
 pub mod docs;
 mod docs_rules;
 mod docs_settings;
@@ -38,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(media::router())
         .merge(ws::router())
-        .merge(crate::ops::admin::router(&settings));
+        .merge(crate::http::admin::router(&settings.ops));
     app = mount_simulator(app, &settings);
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
@@ -59,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
         .layer(axum::middleware::map_response(hygiene::nosniff))
-        .layer(crate::ops::http::RequestLayer)
+        .layer(crate::http::request::RequestLayer)
         .with_state(state)
 }
 

@@ -9,18 +9,16 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::ApiJson;
-use super::payments::{not_configured, stripe_error};
-use super::users::require_admin;
 use crate::auth::AuthUser;
-use crate::billing::prices::{to_major, to_minor};
-use crate::billing::stripe;
-use crate::error::{ok, ApiError, ApiResult};
+use crate::billing::service::RefundInput;
+use crate::domain::money::to_major;
+use crate::error::{ok, ApiResult};
 use crate::state::AppState;
-use crate::store::{Payment, Reversal, StoreError};
-use crate::wire::{Envelope, ErrorEnvelope, RefundView};
+use crate::store::Reversal;
+use crate::wire::{Envelope, ErrorEnvelope, PaymentView, RefundView, StripeRefundView};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,91 +49,30 @@ pub(super) async fn refund(
     user: AuthUser,
     ApiJson(body): ApiJson<RefundBody>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&state, &user).await?;
-    if !state.settings.billing.stripe_configured() && state.settings.is_production() {
-        return Err(not_configured("STRIPE_SECRET_KEY"));
-    }
-    let p = super::payments::visible_payment(&state, &user, &body.payment_id).await?;
-    let amount = amount_to_refund(&p, body.amount)?;
-    let total = p.refunded_minor + amount;
-    let (owed, recoverable) = state.store.reversal_preview(&p, total).await?;
-    let spent = owed - recoverable;
-    if spent > 0 && !body.force {
-        return Err(ApiError::Conflict(format!(
-            "the user has already spent {spent} of the {owed} credits this refund takes back \
-             (only {recoverable} are left to take); send \"force\": true to refund anyway"
-        )));
-    }
-    let stripe_refund = refund_money(&state, &p, amount, total).await?;
-    let mut tx = state.store.begin().await?;
-    let (payment, rev) = state.store.reverse_payment(&mut tx, &p.id, total).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    let cur = p.currency.to_ascii_uppercase();
-    Ok(ok(json!({
-        "payment": payment.to_json(),
-        "refund": stripe_refund,
-        "amount": to_major(amount, &cur),
-        "creditsOwed": rev.owed,
-        "creditsReversed": rev.reversed,
-        "creditsAlreadySpent": rev.unrecovered,
-        "alreadyRecorded": !rev.applied,
-        "message": message(&rev, to_major(amount, &cur), &cur),
-    })))
-}
-
-/// The amount to refund in minor units: `requested` (in the currency) or all that is left.
-fn amount_to_refund(p: &Payment, requested: Option<f64>) -> ApiResult<i64> {
-    let cur = p.currency.to_ascii_uppercase();
-    let refundable = p.refundable_minor();
-    if refundable <= 0 {
-        return Err(ApiError::Conflict(format!(
-            "payment is {}: nothing to refund",
-            p.status
-        )));
-    }
-    let Some(a) = requested else {
-        return Ok(refundable);
+    let input = RefundInput {
+        payment_id: body.payment_id,
+        amount: body.amount,
+        force: body.force,
     };
-    to_minor(a, &cur)
-        .filter(|m| (1..=refundable).contains(m))
-        .ok_or_else(|| {
-            ApiError::field(
-                "amount",
-                format!("between 0.01 and {} {cur}", to_major(refundable, &cur)),
-            )
-        })
-}
-
-/// Refunds the money at Stripe (a local test payment, in development, has none to refund).
-async fn refund_money(
-    state: &AppState,
-    p: &Payment,
-    amount: i64,
-    total: i64,
-) -> ApiResult<Option<Value>> {
-    if p.provider != "stripe" {
-        if state.settings.is_production() {
-            return Err(ApiError::Conflict(
-                "local test payments cannot be refunded in production".into(),
-            ));
-        }
-        return Ok(None);
-    }
-    let b = &state.settings.billing;
-    if !b.stripe_configured() {
-        return Err(not_configured("STRIPE_SECRET_KEY"));
-    }
-    let intent = p.stripe_payment_intent.as_deref().ok_or_else(|| {
-        ApiError::Conflict("Stripe has not reported this payment's payment intent".into())
-    })?;
-    let key = format!("refund_{}_{total}", p.id);
-    let r = stripe::create_refund(b, intent, amount, &p.id, &key)
-        .await
-        .map_err(stripe_error)?;
-    let cur = p.currency.to_ascii_uppercase();
-    Ok(Some(
-        json!({"id": r.id, "status": r.status, "amount": to_major(r.amount, &cur)}),
-    ))
+    let done = state.payments.refund(&user, &input).await?;
+    let cur = done.payment.currency.to_ascii_uppercase();
+    let amount = to_major(done.amount_minor, &cur);
+    let rev = &done.reversal;
+    let refund = done.stripe.as_ref().map(|r| StripeRefundView {
+        id: r.id.clone(),
+        status: r.status.clone(),
+        amount: to_major(r.amount, &cur),
+    });
+    Ok(ok(RefundView {
+        payment: PaymentView::new(&done.payment),
+        refund,
+        amount,
+        credits_owed: rev.owed,
+        credits_reversed: rev.reversed,
+        credits_already_spent: rev.unrecovered,
+        already_recorded: !rev.applied,
+        message: message(rev, amount, &cur),
+    }))
 }
 
 fn message(rev: &Reversal, amount: f64, cur: &str) -> String {

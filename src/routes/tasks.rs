@@ -5,19 +5,19 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::ApiQuery;
 use super::task_input::{self, TaskInput};
 use crate::auth::AuthUser;
+use crate::domain::lifecycle::{TaskChange, TaskStatus};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{NewTask, Task};
-use crate::tasks::lifecycle::{TaskChange, TaskStatus};
 use crate::tasks::uploads;
 use crate::wire::{
-    Envelope, ErrorEnvelope, ModelsView, Paged, TaskContent, TaskDeleted, TaskEvents,
-    TaskStatsView, TaskView,
+    Envelope, ErrorEnvelope, EventFrame, ModelView, ModelsView, Paged, PriceTable, TaskContent,
+    TaskDeleted, TaskEvents, TaskStatsView, TaskView,
 };
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
@@ -78,7 +78,10 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = task_input::read(req, &state.settings).await?;
     let task = create_task(&state, &user, input, None).await?;
-    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
+    Ok((
+        StatusCode::CREATED,
+        ok(TaskView::new(&task, state.store.media_urls())),
+    ))
 }
 
 /// Checks the plan (allowed, active, not expired) and the balance; only then fetches a
@@ -102,7 +105,7 @@ async fn create_task(
             }
             other => other.into(),
         })?;
-    crate::billing::plans::check_can_generate(billing, &sub, crate::store::now_ms())?;
+    crate::billing::plans::check_can_generate(billing, &sub, crate::domain::time::now_ms())?;
     let kind = input.kind();
     let price = billing.task_price(kind, &input.quality);
     if price > 0 {
@@ -154,7 +157,7 @@ async fn create_task(
 
 /// Publishing happens after commit; a bus failure is logged, never undoes the change
 /// (subscribers catch up from the event log).
-async fn publish(state: &AppState, event: &crate::store::TaskEvent) {
+async fn publish(state: &AppState, event: &crate::domain::TaskEvent) {
     if let Err(e) = state.bus.publish(event).await {
         tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
     }
@@ -225,10 +228,13 @@ async fn list(
         .store
         .list_user_tasks(&user.id, status, page, page_size)
         .await?;
-    let items: Vec<Value> = items.iter().map(|t| state.store.task_json(t)).collect();
-    Ok(ok(
-        json!({ "items": items, "total": total, "page": page, "pageSize": page_size }),
-    ))
+    let urls = state.store.media_urls();
+    Ok(ok(Paged {
+        items: items.iter().map(|t| TaskView::new(t, urls)).collect(),
+        total,
+        page,
+        page_size,
+    }))
 }
 
 async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<Task> {
@@ -256,7 +262,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let task = user_task(&state, &user, id).await?;
-    Ok(ok(state.store.task_json(&task)))
+    Ok(ok(TaskView::new(&task, state.store.media_urls())))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -288,10 +294,11 @@ async fn events(
     let limit = parse_range("limit", q.limit.as_deref(), 1000, 1, 1000)?;
     let task = user_task(&state, &user, id).await?;
     let events = state.store.events_since(&task.id, since, limit).await?;
-    let frames: Vec<Value> = events.iter().map(|e| e.envelope()).collect();
-    Ok(ok(
-        json!({ "videoId": task.id, "seq": task.seq, "events": frames }),
-    ))
+    Ok(ok(TaskEvents {
+        video_id: task.id,
+        seq: task.seq,
+        events: events.iter().map(EventFrame::from).collect(),
+    }))
 }
 
 /// Cancel an open task; its credits are refunded.
@@ -321,7 +328,7 @@ async fn cancel(
     };
     publish(&state, &event).await;
     crate::tasks::services::after_cancel(&state, &task, &event).await;
-    Ok(ok(state.store.task_json(&task)))
+    Ok(ok(TaskView::new(&task, state.store.media_urls())))
 }
 
 /// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
@@ -379,7 +386,10 @@ async fn retry(
         image,
     };
     let task = create_task(&state, &user, input, Some(old.id)).await?;
-    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
+    Ok((
+        StatusCode::CREATED,
+        ok(TaskView::new(&task, state.store.media_urls())),
+    ))
 }
 
 /// Delete a finished task and its events.
@@ -408,7 +418,10 @@ async fn delete(
     if let Some(rel) = upload {
         uploads::remove(&state.settings, &rel).await;
     }
-    Ok(ok(json!({ "videoId": id.0, "deleted": true })))
+    Ok(ok(TaskDeleted {
+        video_id: id.0,
+        deleted: true,
+    }))
 }
 
 /// Where to play the finished video.
@@ -436,13 +449,13 @@ async fn content(
         )));
     };
     let urls = state.video.media.urls();
-    Ok(ok(json!({
-        "videoId": task.id,
-        "externalVideoId": task.external_id,
-        "copied": crate::media::MediaUrls::key_of(&url).is_some(),
-        "url": urls.present(&url),
-        "thumbnailUrl": task.thumbnail_url.as_deref().map(|t| urls.present(t)),
-    })))
+    Ok(ok(TaskContent {
+        video_id: task.id.clone(),
+        external_video_id: task.external_id.clone(),
+        copied: crate::media::MediaUrls::key_of(&url).is_some(),
+        url: urls.present(&url),
+        thumbnail_url: task.thumbnail_url.as_deref().map(|t| urls.present(t)),
+    }))
 }
 
 /// The user's task counts by status and credits spent.
@@ -456,18 +469,26 @@ async fn stats(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<
 #[utoipa::path(get, path = "/api/video/models", tag = "tasks", security(()),
     responses((status = 200, description = "Models, qualities and prices", body = Envelope<ModelsView>)))]
 async fn models(State(state): State<AppState>) -> Json<Value> {
-    let prices = state.settings.billing.prices_json();
-    let models: Vec<Value> = state
+    let b = &state.settings.billing;
+    let prices = PriceTable::new(
+        (b.price_text_standard, b.price_text_hd),
+        (b.price_image_standard, b.price_image_hd),
+    );
+    let models = state
         .settings
         .models
         .iter()
-        .map(|m| {
-            let mut v = json!(m);
-            v["prices"] = prices.clone();
-            v
+        .map(|m| ModelView {
+            id: m.id.clone(),
+            seconds: m.seconds.clone(),
+            sizes: m.sizes.clone(),
+            prices: prices.clone(),
         })
         .collect();
-    ok(
-        json!({ "models": models, "prices": prices, "qualities": ["standard", "hd"], "unit": "credits" }),
-    )
+    ok(ModelsView {
+        models,
+        prices,
+        qualities: vec!["standard".into(), "hd".into()],
+        unit: "credits".into(),
+    })
 }

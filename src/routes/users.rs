@@ -12,11 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiJson, ApiQuery};
 use super::tasks::paging;
 use crate::auth::{random_token, token_hash, AuthUser};
-use crate::billing::ledger::TxType;
-use crate::billing::plans::{Subscription, PLANS, STATUSES};
+use crate::domain::credits::TxType;
+use crate::domain::plans::{Subscription, PLANS, STATUSES};
+use crate::domain::time::{now_ms, rfc3339};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{now_ms, rfc3339, StoreError, User};
+use crate::store::{StoreError, User};
 use crate::wire::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, Envelope, ErrorEnvelope,
     NewApiKeyView, Paged, PlanSetView, SubscriptionView,
@@ -33,14 +34,7 @@ pub fn router() -> Router<AppState> {
 
 /// The caller, if an admin; 403 otherwise.
 pub(super) async fn require_admin(state: &AppState, user: &AuthUser) -> ApiResult<User> {
-    match state.store.get_user(&user.id).await {
-        Ok(u) if u.is_admin() => Ok(u),
-        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::Forbidden(
-            "forbidden",
-            "this needs an admin account".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    crate::auth::require_admin(&state.store, user).await
 }
 
 /// What the credits and plan routes show about a plan.

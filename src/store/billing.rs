@@ -2,9 +2,10 @@
 //! sweep and plans. The movements themselves are in `ledger.rs`.
 
 use super::ledger::{expire_due, grant, lock_user, CreditTransaction, Reference, TX_COLS};
-use super::{now_ms, Store, StoreResult};
-use crate::billing::ledger::{Origin, TxType};
-use crate::billing::plans::Subscription;
+use super::{Store, StoreResult};
+use crate::domain::credits::{Origin, TxType};
+use crate::domain::plans::Subscription;
+use crate::domain::time::now_ms;
 
 /// `GET /api/users/credits`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -180,7 +181,7 @@ impl Store {
                 task_id: None,
                 payment_id: None,
             };
-            let expires = sub.ends_at.or(crate::billing::expiry_after(now, 30));
+            let expires = sub.ends_at.or(crate::domain::plans::expiry_after(now, 30));
             grant(
                 &mut tx,
                 user_id,

@@ -1,30 +1,10 @@
 //! Task event logs: one row per state change, keyed by `(task_id, seq)`, holding exactly the
 //! payload of the WS frame that announces it.
 
-use serde_json::{json, Value};
-
 use super::{Store, StoreError, StoreResult, Task};
-use crate::tasks::lifecycle::EventType;
+use crate::domain::{EventPayload, EventType, TaskEvent};
 
 pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
-
-/// One entry of a task's event log; its envelope is exactly the WS frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TaskEvent {
-    pub video_id: String,
-    pub user_id: String,
-    pub seq: i64,
-    pub event_type: EventType,
-    pub payload: Value,
-    /// When the event was committed (Unix ms); the frame's `timestamp`.
-    pub created_at: i64,
-}
-
-impl TaskEvent {
-    pub fn envelope(&self) -> Value {
-        json!({ "type": self.event_type.as_str(), "timestamp": self.created_at, "payload": self.payload })
-    }
-}
 
 /// A `task_events` row joined with its task's owner, as the event queries select it:
 /// `task_id, user_id, seq, type, payload, created_at`.
@@ -42,14 +22,18 @@ pub struct EventRow {
 impl TryFrom<EventRow> for TaskEvent {
     type Error = StoreError;
     fn try_from(r: EventRow) -> StoreResult<TaskEvent> {
-        let bad =
-            |e: serde_json::Error| StoreError::Other(anyhow::Error::new(e).context("stored event"));
+        let bad = |e: anyhow::Error| {
+            StoreError::Other(e.context(format!("stored event {} #{}", r.task_id, r.seq)))
+        };
+        let event_type = EventType::parse(&r.event_type)
+            .ok_or_else(|| bad(anyhow::anyhow!("unknown event type '{}'", r.event_type)))?;
+        let payload = EventPayload::parse(event_type, &r.payload).map_err(|e| bad(e.into()))?;
         Ok(TaskEvent {
             video_id: r.task_id,
             user_id: r.user_id,
             seq: r.seq,
-            event_type: serde_json::from_value(Value::String(r.event_type)).map_err(bad)?,
-            payload: serde_json::from_str(&r.payload).map_err(bad)?,
+            event_type,
+            payload,
             created_at: r.created_at,
         })
     }
@@ -62,6 +46,7 @@ pub(super) async fn insert_event(
     event: EventType,
 ) -> StoreResult<TaskEvent> {
     let payload = task.event_payload(event);
+    let text = serde_json::to_string(&payload).map_err(|e| StoreError::Other(e.into()))?;
     let now = task.updated_at;
     sqlx::query(
         "INSERT INTO task_events (task_id, seq, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -69,7 +54,7 @@ pub(super) async fn insert_event(
     .bind(&task.id)
     .bind(task.seq)
     .bind(event.as_str())
-    .bind(payload.to_string())
+    .bind(text)
     .bind(now)
     .execute(&mut **tx)
     .await?;

@@ -1,5 +1,5 @@
 //! The credit ledger: balances, lots and transactions, moved only inside a database
-//! transaction (rules in [`crate::billing::ledger`]).
+//! transaction (rules in [`crate::domain::credits`]).
 //!
 //! Every movement goes through [`move_balance`]: one conditional write to the user's row
 //! (`credits + delta >= 0`, which is also what locks the row on PostgreSQL and takes the
@@ -7,10 +7,9 @@
 //! the user's next `seq`. So `users.credits = SUM(amount) = SUM(lots.remaining)` holds after
 //! every commit, and a balance can never go below zero whatever runs concurrently.
 
-use serde_json::{json, Value};
-
-use super::{now_ms, rfc3339, StoreError, StoreResult};
-use crate::billing::ledger::{self as rules, OpenLot, Origin, TxType};
+use super::{StoreError, StoreResult};
+use crate::domain::credits::{self as rules, OpenLot, Origin, TxType};
+use crate::domain::time::now_ms;
 
 pub type DbTx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
@@ -55,25 +54,7 @@ pub struct CreditTransaction {
 pub(crate) const TX_COLS: &str = "id, user_id, seq, type, amount, balance_before, balance_after, \
     reference_type, reference_id, description, task_id, payment_id, lot_id, created_at, expires_at";
 
-impl CreditTransaction {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "seq": self.seq,
-            "type": self.tx_type,
-            "amount": self.amount,
-            "balanceBefore": self.balance_before,
-            "balanceAfter": self.balance_after,
-            "referenceType": self.reference_type,
-            "referenceId": self.reference_id,
-            "description": self.description,
-            "taskId": self.task_id,
-            "paymentId": self.payment_id,
-            "createdAt": rfc3339(self.created_at),
-            "expiresAt": self.expires_at.map(rfc3339),
-        })
-    }
-}
+impl CreditTransaction {}
 
 /// Moves `delta` credits on `user_id`'s balance and writes the ledger row, or returns
 /// `None` (writing nothing) when the balance would go negative. Returns the row's id.

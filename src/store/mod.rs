@@ -29,6 +29,8 @@ use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+use crate::domain::TaskEvent;
+
 pub use api_keys::*;
 pub use billing::*;
 pub use events::*;
@@ -180,19 +182,15 @@ impl Store {
         self.media_urls = Some(urls);
     }
 
-    /// The task as clients see it: [`Task::to_json`] with its media URLs signed.
-    pub fn task_json(&self, task: &Task) -> serde_json::Value {
-        let mut v = task.to_json();
-        if let (Some(urls), Some(result)) = (&self.media_urls, v.get_mut("result")) {
-            urls.sign_result(result);
-        }
-        v
+    /// What signs the media URLs of the tasks this store returns (`wire::TaskView`), if set.
+    pub fn media_urls(&self) -> Option<&crate::media::MediaUrls> {
+        self.media_urls.as_ref()
     }
 
     /// An event as clients see it: its payload's media URLs signed.
     pub(crate) fn client_event(&self, mut event: TaskEvent) -> TaskEvent {
-        if let Some(urls) = &self.media_urls {
-            urls.sign_payload(&mut event.payload);
+        if let (Some(urls), Some(result)) = (&self.media_urls, event.payload.result_mut()) {
+            urls.sign_task_result(result);
         }
         event
     }
@@ -256,16 +254,4 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
-}
-
-/// Now as Unix milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Unix milliseconds as an RFC 3339 string with millisecond precision.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -6,10 +6,11 @@
 use serde_json::{json, Value};
 
 use super::events::{insert_event, Tx};
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult, TaskEvent};
-use crate::tasks::lifecycle::{
-    self, EventType, TaskChange, TaskError, TaskResult, TaskState, TaskStatus,
-};
+use super::{Store, StoreError, StoreResult};
+use crate::domain::ids::new_video_id;
+use crate::domain::lifecycle::{self, TaskChange, TaskError, TaskResult, TaskState};
+use crate::domain::time::now_ms;
+use crate::domain::{EventDetail, EventPayload, EventType, TaskEvent, TaskStatus};
 
 /// A task row as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -28,7 +29,9 @@ pub struct Task {
     /// Path (under the data dir) of an uploaded reference image.
     pub input_image: Option<String>,
     pub webhook_url: Option<String>,
-    pub status: String,
+    /// Decoded on read: an unknown status in a row is an error, not a default.
+    #[sqlx(try_from = "String")]
+    pub status: TaskStatus,
     pub progress: i64,
     pub seq: i64,
     pub message: Option<String>,
@@ -60,7 +63,7 @@ pub const TASK_COLS: &str =
 
 impl Task {
     pub fn status(&self) -> TaskStatus {
-        TaskStatus::parse(&self.status).unwrap_or(TaskStatus::Queued)
+        self.status
     }
 
     pub fn error(&self) -> Option<TaskError> {
@@ -90,57 +93,35 @@ impl Task {
         }
     }
 
-    /// The task as stored (media keys unsigned); clients get [`Store::task_json`].
-    pub fn to_json(&self) -> Value {
-        json!({
-            "videoId": self.id,
-            "externalVideoId": self.external_id,
-            "userId": self.user_id,
-            "status": self.status,
-            "progress": self.progress,
-            "seq": self.seq,
-            "prompt": self.prompt,
-            "model": self.model,
-            "seconds": self.seconds,
-            "size": self.size,
-            "quality": self.quality,
-            "kind": self.kind,
-            "referenceImageUrl": self.reference_image_url,
-            "message": self.message,
-            "error": self.error(),
-            "result": self.result(),
-            "creditsCharged": self.credits_charged,
-            "creditsRefunded": self.credits_refunded,
-            "retryOf": self.retry_of,
-            "createdAt": rfc3339(self.created_at),
-            "updatedAt": rfc3339(self.updated_at),
-            "completedAt": self.completed_at.map(rfc3339),
-        })
-    }
-
     /// The payload of the frame that announces this task's latest change (PROTOCOL §3).
-    pub fn event_payload(&self, event: EventType) -> Value {
-        let mut p = json!({
-            "videoId": self.id,
-            "externalVideoId": self.external_id,
-            "status": self.status,
-            "progress": self.progress,
-            "seq": self.seq,
-        });
-        match event {
-            EventType::TaskCreated => {
-                p["prompt"] = json!(self.prompt);
-                p["model"] = json!(self.model);
-            }
-            EventType::TaskProgress => p["message"] = json!(self.message),
-            EventType::TaskCompleted => p["result"] = json!(self.result()),
-            EventType::TaskFailed => {
-                p["error"] = json!(self.error());
-                p["creditsRefunded"] = json!(self.credits_refunded);
-            }
-            EventType::TaskCancelled => p["creditsRefunded"] = json!(self.credits_refunded),
+    pub fn event_payload(&self, event: EventType) -> EventPayload {
+        let detail = match event {
+            EventType::TaskCreated => EventDetail::Created {
+                prompt: self.prompt.clone(),
+                model: self.model.clone(),
+            },
+            EventType::TaskProgress => EventDetail::Progress {
+                message: self.message.clone(),
+            },
+            EventType::TaskCompleted => EventDetail::Completed {
+                result: self.result(),
+            },
+            EventType::TaskFailed => EventDetail::Failed {
+                error: self.error(),
+                credits_refunded: self.credits_refunded,
+            },
+            EventType::TaskCancelled => EventDetail::Cancelled {
+                credits_refunded: self.credits_refunded,
+            },
+        };
+        EventPayload {
+            video_id: self.id.clone(),
+            external_video_id: self.external_id.clone(),
+            status: self.status,
+            progress: self.progress,
+            seq: self.seq,
+            detail,
         }
-        p
     }
 }
 
@@ -170,10 +151,6 @@ pub struct TaskStats {
     pub total: i64,
     pub by_status: serde_json::Map<String, Value>,
     pub credits_spent: i64,
-}
-
-fn new_video_id() -> String {
-    format!("video_{}", uuid::Uuid::now_v7())
 }
 
 impl Store {
@@ -280,7 +257,7 @@ impl Store {
         let refunded_before = task.credits_refunded;
         task.seq += 1;
         task.updated_at = now;
-        task.status = next.status.as_str().to_string();
+        task.status = next.status;
         task.progress = i64::from(next.progress);
         task.message = next.message;
         task.external_id = next.external_id;
@@ -311,7 +288,7 @@ impl Store {
         .bind(&task.id)
         .bind(task.seq)
         .bind(task.updated_at)
-        .bind(&task.status)
+        .bind(task.status.as_str())
         .bind(task.progress)
         .bind(&task.message)
         .bind(&task.external_id)

@@ -1,8 +1,7 @@
 //! Users and their rotating refresh tokens.
 
-use serde::Serialize;
-
-use super::{now_ms, rfc3339, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult};
+use crate::domain::time::now_ms;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
@@ -15,28 +14,7 @@ pub struct User {
     pub updated_at: i64,
 }
 
-/// What a client may see of a user.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublicUser {
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub role: String,
-    pub created_at: String,
-}
-
 impl User {
-    pub fn public(&self) -> PublicUser {
-        PublicUser {
-            id: self.id.clone(),
-            username: self.username.clone(),
-            email: self.email.clone(),
-            role: self.role.clone(),
-            created_at: rfc3339(self.created_at),
-        }
-    }
-
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
@@ -121,7 +99,7 @@ impl Store {
                 task_id: None,
                 payment_id: None,
             };
-            let origin = crate::billing::ledger::Origin::Bonus;
+            let origin = crate::domain::credits::Origin::Bonus;
             super::ledger::grant(&mut tx, &user.id, origin, b.credits, b.expires_at, &r, now)
                 .await?;
         }

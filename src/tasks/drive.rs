@@ -12,12 +12,13 @@ use std::time::Duration;
 use rand::RngExt;
 use tracing::Instrument;
 
-use super::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
 use super::services::{announce, cancel_job};
+use crate::domain::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
+use crate::domain::time::now_ms;
 use crate::media::{MediaStore, SaveError};
 use crate::providers::{JobState, JobStatus, Provider, ProviderError, Providers, Variant};
 use crate::state::AppState;
-use crate::store::{now_ms, StoreError, Task};
+use crate::store::{StoreError, Task};
 
 /// Extra lease kept beyond a call's worst case.
 const LEASE_MARGIN_MS: i64 = 2_000;

@@ -3,7 +3,7 @@
 //! was created (`tasks::uploads`), so a poller slot never waits on a user's URL.
 
 use super::drive::StepError;
-use super::lifecycle::TaskError;
+use crate::domain::lifecycle::TaskError;
 use crate::providers::{CreateJob, InputImage};
 use crate::state::AppState;
 use crate::store::Task;

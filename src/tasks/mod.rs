@@ -3,7 +3,6 @@
 
 mod drive;
 mod inputs;
-pub mod lifecycle;
 pub mod outbound;
 pub mod poller;
 pub mod services;

@@ -18,9 +18,9 @@ use futures_util::StreamExt;
 use tokio::task::JoinSet;
 
 use super::drive::{Driver, StepOutcome};
+use crate::domain::time::now_ms;
 use crate::providers::Providers;
 use crate::state::AppState;
-use crate::store::now_ms;
 
 /// How long in-flight steps may run on after shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -7,10 +7,11 @@ use std::time::Duration;
 use super::outbound::Outbound;
 use super::webhook::Webhooks;
 use crate::config::Settings;
+use crate::domain::TaskEvent;
 use crate::media::MediaStore;
 use crate::providers::{Provider, Providers};
 use crate::state::AppState;
-use crate::store::{Task, TaskEvent};
+use crate::store::Task;
 
 /// How long a cancel request waits for the provider before answering anyway.
 const PROVIDER_CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -81,6 +82,6 @@ pub async fn cancel_job(provider: &dyn Provider, task: &Task, wait: Duration) {
 fn task_finished(task: &Task, event: &TaskEvent) {
     if event.event_type.is_terminal() {
         let secs = (event.created_at - task.created_at) as f64 / 1000.0;
-        crate::ops::metrics::task_finished(&task.status, secs);
+        crate::ops::metrics::task_finished(task.status.as_str(), secs);
     }
 }

@@ -14,7 +14,8 @@ use tokio::sync::Semaphore;
 
 use super::outbound::Outbound;
 use crate::config::{Secret, Settings};
-use crate::store::{Task, TaskEvent};
+use crate::domain::TaskEvent;
+use crate::store::Task;
 
 /// Deliveries in flight per node.
 const MAX_IN_FLIGHT: usize = 256;
@@ -58,7 +59,7 @@ impl Webhooks {
             tracing::warn!(video_id = %task.id, "too many webhooks in flight; this one is dropped");
             return;
         };
-        let body = event.envelope().to_string();
+        let body = event.frame().as_str().to_owned();
         let mut req = client
             .post(url)
             .timeout(self.timeout)

@@ -16,8 +16,8 @@ pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
 pub use tasks::{
-    EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskErrorView,
-    TaskEvents, TaskResultView, TaskStatsView, TaskStatusName, TaskView,
+    EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
+    TaskStatsView, TaskView,
 };
 pub use users::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, NewApiKeyView, PlanSetView,

@@ -3,7 +3,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{rfc3339, Payment};
+use crate::domain::money::to_major;
+use crate::domain::time::rfc3339;
+use crate::store::Payment;
 
 /// A credit package purchase.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,8 +44,8 @@ pub struct PaymentView {
 }
 
 impl PaymentView {
-    /// `major` converts minor units of the payment's currency to major ones.
-    pub fn new(p: &Payment, major: impl Fn(i64, &str) -> f64) -> Self {
+    pub fn new(p: &Payment) -> Self {
+        let major = to_major;
         let cur = p.currency.to_ascii_uppercase();
         Self {
             payment_id: p.id.clone(),
@@ -94,7 +96,7 @@ pub struct PackagesView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StripeRefundView {
     pub id: String,
-    pub status: String,
+    pub status: Option<String>,
     pub amount: f64,
 }
 

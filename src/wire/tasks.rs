@@ -4,38 +4,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::domain::time::rfc3339;
+use crate::domain::{EventType, TaskError, TaskEvent, TaskResult, TaskStatus};
 use crate::media::MediaUrls;
-use crate::store::{rfc3339, Task, TaskEvent};
-
-/// A task's status (PROTOCOL §2).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskStatusName {
-    Queued,
-    Processing,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-/// Why a task failed.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskErrorView {
-    pub code: String,
-    pub message: String,
-}
-
-/// Where the finished video is: signed `/media/…` URLs, or the provider's URLs when media
-/// are not copied.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskResultView {
-    pub video_url: String,
-    pub thumbnail_url: Option<String>,
-    pub duration: Option<i64>,
-    pub resolution: Option<String>,
-}
+use crate::store::Task;
 
 /// A task (`GET /api/video/tasks/{videoId}`, the lists, the WebSocket `taskStatus`).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -46,8 +18,7 @@ pub struct TaskView {
     /// The provider's job id, once submitted.
     pub external_video_id: Option<String>,
     pub user_id: String,
-    #[schema(value_type = TaskStatusName)]
-    pub status: String,
+    pub status: TaskStatus,
     #[schema(minimum = 0, maximum = 100)]
     pub progress: i64,
     /// The task's latest event number (PROTOCOL §2).
@@ -62,8 +33,8 @@ pub struct TaskView {
     pub kind: String,
     pub reference_image_url: Option<String>,
     pub message: Option<String>,
-    pub error: Option<TaskErrorView>,
-    pub result: Option<TaskResultView>,
+    pub error: Option<TaskError>,
+    pub result: Option<TaskResult>,
     pub credits_charged: i64,
     pub credits_refunded: i64,
     /// The failed task this one retries.
@@ -77,12 +48,15 @@ pub struct TaskView {
 impl TaskView {
     /// The task with its media URLs signed by `urls` (as stored when `None`).
     pub fn new(task: &Task, urls: Option<&MediaUrls>) -> Self {
-        let sign = |s: &String| urls.map_or_else(|| s.clone(), |u| u.present(s));
+        let mut result = task.result();
+        if let (Some(urls), Some(r)) = (urls, result.as_mut()) {
+            urls.sign_task_result(r);
+        }
         Self {
             video_id: task.id.clone(),
             external_video_id: task.external_id.clone(),
             user_id: task.user_id.clone(),
-            status: task.status.clone(),
+            status: task.status,
             progress: task.progress,
             seq: task.seq,
             prompt: task.prompt.clone(),
@@ -93,16 +67,8 @@ impl TaskView {
             kind: task.kind.clone(),
             reference_image_url: task.reference_image_url.clone(),
             message: task.message.clone(),
-            error: task.error_code.as_ref().map(|code| TaskErrorView {
-                code: code.clone(),
-                message: task.error_message.clone().unwrap_or_default(),
-            }),
-            result: task.video_url.as_ref().map(|url| TaskResultView {
-                video_url: sign(url),
-                thumbnail_url: task.thumbnail_url.as_ref().map(sign),
-                duration: task.duration,
-                resolution: task.resolution.clone(),
-            }),
+            error: task.error(),
+            result,
             credits_charged: task.credits_charged,
             credits_refunded: task.credits_refunded,
             retry_of: task.retry_of.clone(),
@@ -116,10 +82,8 @@ impl TaskView {
 /// One entry of a task's event log: exactly the WebSocket frame (PROTOCOL §3).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventFrame {
-    /// `taskCreated`, `taskProgress`, `taskCompleted`, `taskFailed` or `taskCancelled`.
     #[serde(rename = "type")]
-    #[schema(pattern = "^task(Created|Progress|Completed|Failed|Cancelled)$")]
-    pub event_type: String,
+    pub event_type: EventType,
     /// Unix milliseconds of the change.
     pub timestamp: i64,
     /// Always has `videoId`, `status`, `progress` and `seq`; the rest depends on `type`.
@@ -130,9 +94,9 @@ pub struct EventFrame {
 impl From<&TaskEvent> for EventFrame {
     fn from(e: &TaskEvent) -> Self {
         Self {
-            event_type: e.event_type.as_str().to_string(),
+            event_type: e.event_type,
             timestamp: e.created_at,
-            payload: e.payload.clone(),
+            payload: serde_json::to_value(&e.payload).unwrap_or_default(),
         }
     }
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{rfc3339, ApiKey, CreditTransaction, User};
+use crate::domain::time::rfc3339;
+use crate::store::{ApiKey, CreditTransaction, User};
 
 /// What a client may see of a user.
 #[derive(Clone, Debug, Serialize, ToSchema)]

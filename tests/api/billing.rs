@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
+use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
@@ -112,7 +112,8 @@ async fn failure_refunds_once_even_when_processed_twice(backend: Backend) {
     let (task, event) = &applied[0];
     assert_eq!(task.credits_refunded, 20);
     assert_eq!(
-        event.payload["creditsRefunded"], 20,
+        serde_json::to_value(&event.payload).unwrap()["creditsRefunded"],
+        20,
         "taskFailed frame shows the refund"
     );
     assert!(app

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use taskhub::store::now_ms;
+use taskhub::domain::time::now_ms;
 
 use crate::billing::{create, credits, failed};
 use crate::helpers::{Backend, TestApp};

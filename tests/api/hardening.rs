@@ -4,9 +4,9 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use taskhub::domain::lifecycle::{TaskChange, TaskResult, TaskStatus};
+use taskhub::domain::time::now_ms;
 use taskhub::media::MediaUrls;
-use taskhub::store::now_ms;
-use taskhub::tasks::lifecycle::{TaskChange, TaskResult, TaskStatus};
 
 use crate::billing::credits;
 use crate::helpers::{Backend, TestApp};

@@ -302,7 +302,7 @@ fn dashboard_and_docs_name_real_metrics() {
 
 #[tokio::test]
 async fn a_dead_nodes_lease_taken_over_is_counted() {
-    use taskhub::store::now_ms;
+    use taskhub::domain::time::now_ms;
     let app = TestApp::spawn(Backend::Sqlite).await;
     let tok = app.token("takeover").await;
     app.create_task_id(&tok, "orphaned").await;

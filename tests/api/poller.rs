@@ -156,7 +156,7 @@ async fn poll_once_walks_a_task_through_its_states(backend: Backend) {
         .lock()
         .unwrap()
         .iter()
-        .map(|e| unsigned(e.envelope()))
+        .map(|e| unsigned(serde_json::to_value(e.envelope()).unwrap()))
         .collect();
     let logged: Vec<Value> = events[1..].iter().cloned().map(unsigned).collect();
     assert_eq!(published, logged);
@@ -192,7 +192,7 @@ async fn provider_trouble_is_retried_or_fails_the_task(backend: Backend) {
     let (poller, _) = scripted_poller(&app, provider.clone());
     let id = app.create_task_id(&tok, "retry me").await;
 
-    let before = taskhub::store::now_ms();
+    let before = taskhub::domain::time::now_ms();
     let out = poller.poll_once().await.unwrap();
     assert_eq!(
         (out.claimed, out.events, out.errors),

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use taskhub::domain::time::now_ms;
 use taskhub::providers::Providers;
-use taskhub::store::{now_ms, NewTask};
+use taskhub::store::NewTask;
 use taskhub::tasks::poller::Poller;
 
 use crate::helpers::{Backend, TestApp};
@@ -226,7 +227,7 @@ async fn a_dead_nodes_leases_are_taken_over(backend: Backend) {
     }
     for id in ids {
         assert_eq!(
-            app.state.store.get_task(&id).await.unwrap().status,
+            app.state.store.get_task(&id).await.unwrap().status.as_str(),
             "completed"
         );
     }

@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use dashmap::DashMap;
 use taskhub::bus::Bus;
+use taskhub::domain::TaskEvent;
 use taskhub::providers::{
     CreateJob, Download, InputImage, JobState, JobStatus, Provider, ProviderError, ProviderResult,
     Variant,
 };
-use taskhub::store::TaskEvent;
 
 type Answer = Box<dyn Fn(&str, usize) -> ProviderResult<JobStatus> + Send + Sync>;
 

@@ -1,6 +1,6 @@
 use reqwest::Method;
 use serde_json::{json, Value};
-use taskhub::tasks::lifecycle::{TaskChange, TaskError, TaskStatus};
+use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;

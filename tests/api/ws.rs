@@ -2,7 +2,7 @@
 //! replay with `sinceSeq`, user subscriptions, token refresh and expiry.
 
 use serde_json::json;
-use taskhub::tasks::lifecycle::EventType;
+use taskhub::domain::lifecycle::EventType;
 
 use crate::helpers::{Backend, TestApp};
 use crate::ws_client::{close_code, completed, drive, progress, seqs, ws_url, Ws};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use taskhub::domain::lifecycle::{TaskChange, TaskResult, TaskStatus};
 use taskhub::state::AppState;
-use taskhub::tasks::lifecycle::{TaskChange, TaskResult, TaskStatus};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use rand::RngExt;
 use serde_json::{json, Value};
+use taskhub::domain::lifecycle::{EventType, TaskChange};
+use taskhub::domain::TaskEvent;
 use taskhub::state::AppState;
-use taskhub::store::TaskEvent;
-use taskhub::tasks::lifecycle::{EventType, TaskChange};
 use tokio::net::TcpSocket;
 
 use crate::helpers::{Backend, TestApp};
@@ -121,9 +121,18 @@ pub fn event(user_id: &str, video_id: &str, seq: i64, kind: EventType, pad: usiz
         user_id: user_id.into(),
         seq,
         event_type: kind,
-        payload: json!({"videoId": video_id, "externalVideoId": null, "status": status,
-            "progress": seq.min(99), "seq": seq, "message": "m".repeat(pad)}),
-        created_at: taskhub::store::now_ms(),
+        // The same fields whatever the type: only routing and size matter here.
+        payload: taskhub::domain::EventPayload {
+            video_id: video_id.into(),
+            external_video_id: None,
+            status: taskhub::domain::TaskStatus::parse(status).unwrap(),
+            progress: seq.min(99),
+            seq,
+            detail: taskhub::domain::EventDetail::Progress {
+                message: Some("m".repeat(pad)),
+            },
+        },
+        created_at: taskhub::domain::time::now_ms(),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use taskhub::tasks::lifecycle::TaskStatus;
+use taskhub::domain::lifecycle::TaskStatus;
 
 use crate::helpers::{fresh_postgres_url, test_settings, Backend, TestApp};
 use crate::process::Process;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use taskhub::tasks::lifecycle::EventType;
+use taskhub::domain::lifecycle::EventType;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{Backend, TestApp};

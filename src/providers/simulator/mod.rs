@@ -37,7 +37,7 @@ use self::deleted::DeletedSet;
 use self::job::{Spec, EXPIRES_AFTER_MS};
 pub use self::range::ranged;
 use super::wire::{VideoObject, POLL_AFTER_HEADER};
-use crate::store::now_ms;
+use crate::domain::time::now_ms;
 
 /// Where the simulator's API root sits on the app (`…/videos` below it).
 pub const MOUNT_V1: &str = "/simulator/v1";

@@ -8,7 +8,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use super::http::RequestLayer;
+use super::request::RequestLayer;
 use crate::error::ApiError;
 
 use crate::test_log::LogBuf as Buf;

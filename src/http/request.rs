@@ -86,7 +86,7 @@ where
                 resp = add_request_id(resp, &id).instrument(span).await;
             }
             let secs = started.elapsed().as_secs_f64();
-            super::metrics::http_request(&route, method, status.as_u16(), secs);
+            crate::ops::metrics::http_request(&route, method, status.as_u16(), secs);
             Ok(resp)
         })
     }

@@ -11,11 +11,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::ops::OpsSettings;
 
 /// The `/metrics` route for the main router (empty when metrics are off or moved).
-pub fn router<S: Clone + Send + Sync + 'static>(settings: &Settings) -> Router<S> {
-    if settings.ops.metrics && settings.ops.metrics_addr.is_none() {
+pub fn router<S: Clone + Send + Sync + 'static>(ops: &OpsSettings) -> Router<S> {
+    if ops.metrics && ops.metrics_addr.is_none() {
         Router::new().route("/metrics", get(render))
     } else {
         Router::new()
@@ -23,9 +23,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(settings: &Settings) -> Router<S
 }
 
 /// Binds the admin listener when `TASKHUB_METRICS_ADDR` is set (and metrics are on).
-pub async fn bind(settings: &Settings) -> anyhow::Result<Option<TcpListener>> {
-    match settings.ops.metrics_addr {
-        Some(addr) if settings.ops.metrics => {
+pub async fn bind(ops: &OpsSettings) -> anyhow::Result<Option<TcpListener>> {
+    match ops.metrics_addr {
+        Some(addr) if ops.metrics => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding the metrics address {addr}"))?;
@@ -39,7 +39,7 @@ pub async fn bind(settings: &Settings) -> anyhow::Result<Option<TcpListener>> {
 pub fn spawn(listener: TcpListener, stop: CancellationToken) {
     let app: Router = Router::new()
         .route("/metrics", get(render))
-        .layer(super::http::RequestLayer);
+        .layer(super::request::RequestLayer);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
@@ -54,7 +54,7 @@ pub fn spawn(listener: TcpListener, stop: CancellationToken) {
 #[utoipa::path(get, path = "/metrics", tag = "health", security(()),
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 async fn render() -> impl IntoResponse {
-    let body = super::metrics::handle().render();
+    let body = crate::ops::metrics::handle().render();
     (
         [(
             header::CONTENT_TYPE,

@@ -1,18 +1,12 @@
-//! `AuthUser`: the signed-in user of a REST request, from `Authorization: Bearer <jwt>` or,
-//! where API keys are on (`TASKHUB_API_KEYS`), from `X-API-Key: <key>`.
+//! The [`AuthUser`] of a REST request, from `Authorization: Bearer <jwt>` or, where API keys
+//! are on (`TASKHUB_API_KEYS`), from `X-API-Key: <key>`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The authenticated caller. Handlers that take it answer 401 without a valid token or key.
-#[derive(Clone, Debug)]
-pub struct AuthUser {
-    pub id: String,
-    pub username: String,
-}
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
@@ -62,7 +56,7 @@ async fn from_api_key(key: &str, state: &AppState) -> Result<AuthUser, ApiError>
     }
     match state
         .store
-        .user_for_api_key(&super::token_hash(key))
+        .user_for_api_key(&crate::auth::token_hash(key))
         .await?
     {
         Some((id, username)) => Ok(AuthUser { id, username }),
