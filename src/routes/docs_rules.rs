@@ -102,7 +102,8 @@ fn rate_limited() -> Value {
 /// An empty numeric query value (`?page=`, as HTML forms send) means its default
 /// (`routes::tasks::parse_range`), so the document allows it.
 fn empty_means_default(op: &mut Value) {
-    for p in op["parameters"].as_array_mut().into_iter().flatten() {
+    let params = op.get_mut("parameters").and_then(Value::as_array_mut);
+    for p in params.into_iter().flatten() {
         if p["in"] == "query" && p["schema"]["type"] == "integer" {
             let number = p["schema"].take();
             p["schema"] = json!({"anyOf": [number, {"type": "string", "maxLength": 0}]});

@@ -16,6 +16,10 @@ async fn every_documented_operation_is_served() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
             assert!(
+                op.get("parameters").is_none_or(|p| p.is_array()),
+                "{method} {template}: parameters is a list when present"
+            );
+            assert!(
                 responses.contains_key("503"),
                 "{method} {template} documents 503"
             );
