@@ -21,8 +21,9 @@
 
 use std::time::{Duration, Instant};
 
-use taskhub::config::{Secret, Settings};
+use taskhub::config::Settings;
 use taskhub::domain::time::now_ms;
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::store::{NewTask, NewUser, Store};
 
@@ -160,9 +161,9 @@ async fn main() -> anyhow::Result<()> {
         db_max_connections: 16,
         ..Settings::default()
     };
-    settings.poller.simulator_seconds = a.sim_seconds;
+    settings.providers.simulator_seconds = a.sim_seconds;
     settings.poller.poller_concurrency = a.concurrency;
-    settings.poller.media_copy = a.media_copy;
+    settings.media.media_copy = a.media_copy;
 
     let app = Application::build(settings).await?;
     let store = app.state().store.clone();

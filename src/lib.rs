@@ -5,6 +5,14 @@
 //! the event on the bus; the hub pushes it to the sockets that watch the task.
 //!
 //! # Layout
+//! Four floors, imports pointing down only (docs/architecture.md; `tests/architecture.rs`
+//! checks it):
+//! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
+//! - infrastructure: [`store`], [`bus`], [`providers`], [`media`];
+//! - services: [`tasks`], [`billing`], [`auth`], [`housekeeping`], [`error`];
+//! - edges: [`routes`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
+//!
+//! - [`domain`]: task status and lifecycle rules, events and frames, ids, time, ledger rules.
 //! - [`cli`]: bodies of the `migrate` and `admin` subcommands.
 //! - [`config`]: `Settings` (defaults < `taskhub.toml` < environment), secrets redacted.
 //! - [`startup`]: `Application::build` binds and wires everything; `run_until_stopped`.
@@ -16,16 +24,18 @@
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
 //! - [`hub`]: the WebSocket hub: sockets, who watches what, fan-out of bus events.
 //! - [`billing`]: plans, prices, the credit ledger's rules, packages, Stripe.
-//! - [`tasks`]: the lifecycle rules; the poller that drives tasks; webhooks.
+//! - [`tasks`]: the task use cases (create, cancel, retry, delete); the poller; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
 //! - [`wire`]: the JSON bodies clients get, as typed structs (the OpenAPI document
 //!   is generated from them).
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 //! - [`periodic`]: background sweeps that run every interval until shutdown.
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
+//! - [`secret`]: `Secret`, a string that is redacted in `Debug` and `Display`.
 //! - [`secret_file`]: owner-only files for generated secrets.
-//! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits.
-//! - [`ops`]: Prometheus metrics, request ids and request spans, `/metrics`.
+//! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits, request
+//!   ids and spans, the admin listener for `/metrics`.
+//! - [`ops`]: Prometheus metrics and their settings.
 
 pub mod auth;
 pub mod billing;
@@ -42,6 +52,7 @@ pub mod ops;
 pub mod periodic;
 pub mod providers;
 pub mod routes;
+pub mod secret;
 pub mod secret_file;
 pub mod startup;
 pub mod state;

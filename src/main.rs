@@ -3,7 +3,7 @@
 //! Subcommand bodies live in `taskhub::cli`.
 
 use clap::{Parser, Subcommand};
-use taskhub::config::{Settings, SETTINGS_HELP};
+use taskhub::config::{settings_help, Settings};
 use taskhub::startup::Application;
 
 #[derive(Parser)]
@@ -20,10 +20,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (the default).
-    #[command(after_help = SETTINGS_HELP)]
+    #[command(after_help = settings_help())]
     Serve,
     /// Apply database migrations and exit.
-    #[command(after_help = SETTINGS_HELP)]
+    #[command(after_help = settings_help())]
     Migrate,
     /// Manage admins: `taskhub admin grant EMAIL` makes an existing user an admin.
     #[command(subcommand)]
@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
         other => other,
     };
     let settings = Settings::load()?;
-    taskhub::telemetry::init(&settings.log_format);
+    taskhub::telemetry::init(settings.log_format);
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => taskhub::cli::migrate(&settings).await,
@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
             taskhub::cli::set_role(&settings, &email, "user").await
         }
         Command::Simulator { addr, seconds } => {
-            let secs = seconds.unwrap_or(settings.poller.simulator_seconds);
+            let secs = seconds.unwrap_or(settings.providers.simulator_seconds);
             let stop = taskhub::telemetry::shutdown_signal();
             taskhub::providers::simulator::serve(addr, secs, stop).await
         }

@@ -15,8 +15,14 @@ use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::media::{MediaStore, MediaUrls};
+use crate::providers::Providers;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::tasks::outbound::Outbound;
+use crate::tasks::services::VideoServices;
+use crate::tasks::webhook::Webhooks;
+use crate::tasks::{TaskContext, TaskSettings};
 
 pub struct Application {
     listener: TcpListener,
@@ -36,7 +42,7 @@ impl Application {
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
-        store.set_media_urls(crate::media::MediaUrls::new(&settings));
+        store.set_media_urls(media_urls(&settings));
         store.migrate().await?;
         let shutdown = CancellationToken::new();
         let bus: Arc<dyn Bus> = match settings.redis_url.as_deref().filter(|u| !u.is_empty()) {
@@ -57,7 +63,22 @@ impl Application {
         let port = listener.local_addr()?.port();
         let metrics_listener = crate::http::admin::bind(&settings.ops).await?;
         let self_url = self_url(listener.local_addr()?);
-        let video = crate::tasks::services::VideoServices::new(&settings, &self_url)?;
+        let video = Arc::new(video_services(&settings, &self_url)?);
+        let tasks = TaskContext {
+            settings: Arc::new(TaskSettings {
+                poller: settings.poller.clone(),
+                uploads: settings.uploads.clone(),
+                media_copy: settings.media.media_copy,
+                billing: settings.billing.clone(),
+                provider: settings.providers.provider,
+                data_dir: settings.data_dir.clone(),
+                max_upload_bytes: settings.max_upload_bytes,
+            }),
+            store: store.clone(),
+            bus: bus.clone(),
+            video: video.clone(),
+            shutdown: shutdown.clone(),
+        };
         let payments = crate::billing::service::Payments::new(
             store.clone(),
             settings.billing.clone(),
@@ -70,7 +91,8 @@ impl Application {
             settings: Arc::new(settings),
             store,
             bus,
-            video: Arc::new(video),
+            video,
+            tasks,
             shutdown,
         };
         Ok(Self {
@@ -113,7 +135,7 @@ impl Application {
             stop.clone(),
         );
         crate::housekeeping::spawn(state.store.clone(), b.clone(), stop);
-        crate::tasks::uploads::spawn_orphan_sweep(state.clone());
+        crate::tasks::uploads::spawn_orphan_sweep(state.tasks.clone());
         if let Some(l) = self.metrics_listener {
             crate::http::admin::spawn(l, token.clone());
         }
@@ -124,11 +146,10 @@ impl Application {
                 token.cancel();
             }
         });
-        let poller = state
-            .settings
-            .poller
-            .enabled
-            .then(|| tokio::spawn(crate::tasks::poller::Poller::new(state.clone()).run()));
+        let poller =
+            state.settings.poller.enabled.then(|| {
+                tokio::spawn(crate::tasks::poller::Poller::new(state.tasks.clone()).run())
+            });
         let grace = Duration::from_millis(state.settings.hub.shutdown_grace_ms);
         let connections = crate::http::serve::accept_loop(
             self.listener,
@@ -183,4 +204,24 @@ fn self_url(addr: std::net::SocketAddr) -> String {
         ip => ip,
     };
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
+fn media_urls(settings: &Settings) -> MediaUrls {
+    MediaUrls::new(&settings.jwt_secret, &settings.media)
+}
+
+/// Providers, media storage, webhooks and the guarded client for user URLs. `self_url` is
+/// this node's own address (`http://127.0.0.1:PORT`), where its simulator is.
+fn video_services(settings: &Settings, self_url: &str) -> anyhow::Result<VideoServices> {
+    let outbound = Outbound::new(
+        settings.private_urls_allowed(),
+        std::time::Duration::from_secs(10),
+    )?;
+    let media_dir = settings.data_dir.join("media");
+    Ok(VideoServices {
+        providers: Providers::from_settings(&settings.providers, self_url)?,
+        media: MediaStore::new(media_dir, media_urls(settings), &settings.media),
+        webhooks: Webhooks::new(&settings.webhooks, outbound.clone()),
+        outbound,
+    })
 }

@@ -20,8 +20,24 @@ pub struct AppState {
     pub video: Arc<crate::tasks::services::VideoServices>,
     /// The payment use cases.
     pub payments: crate::billing::service::Payments,
+    /// The task use cases and the poller's handles.
+    pub tasks: crate::tasks::TaskContext,
     /// This node's WebSocket hub.
     pub hub: Hub,
     /// Cancelled once on shutdown; every long-running task watches it.
     pub shutdown: CancellationToken,
+}
+
+/// The task context of this state's handles (a state whose bus or shutdown token was
+/// swapped, as tests do, gives a context with the swapped ones).
+impl From<AppState> for crate::tasks::TaskContext {
+    fn from(state: AppState) -> Self {
+        Self {
+            settings: state.tasks.settings,
+            store: state.store,
+            bus: state.bus,
+            video: state.video,
+            shutdown: state.shutdown,
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! picks lots and how refunds are sized ([`crate::domain::credits`]), and the Stripe HTTP client and webhook
 //! verification ([`stripe`], [`webhook`]).
 
+pub mod generating;
 pub mod plans;
 pub mod prices;
 pub mod return_url;
@@ -18,18 +19,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::plans::expiry_after;
+use crate::secret::Secret;
 use crate::store::Store;
 
 pub use prices::CreditPackage;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// Billing settings, flattened into [`crate::config::Settings`] (env `TASKHUB_<FIELD>`,
-/// Stripe's three without the prefix).
+/// Billing settings, flattened into `config::Settings` (env `TASKHUB_<FIELD>`, Stripe's
+/// three without the prefix; read from file and env in `config/tests.rs`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BillingSettings {
@@ -44,7 +45,7 @@ pub struct BillingSettings {
     pub refund_grace_days: i64,
     /// Comma-separated plans allowed to generate videos. The seed's rule ("free cannot
     /// generate") is `basic,pro`.
-    pub generating_plans: String,
+    pub generating_plans: generating::GeneratingPlans,
     pub free_monthly_credits: i64,
     pub basic_monthly_credits: i64,
     pub pro_monthly_credits: i64,
@@ -84,7 +85,7 @@ impl Default for BillingSettings {
             signup_bonus_days: 30,
             purchased_credit_days: 90,
             refund_grace_days: 7,
-            generating_plans: "free,basic,pro".into(),
+            generating_plans: Default::default(),
             free_monthly_credits: 0,
             basic_monthly_credits: 500,
             pro_monthly_credits: 2000,
@@ -142,43 +143,4 @@ pub fn spawn_expiry_sweep(store: Store, every_secs: u64, shutdown: CancellationT
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Settings;
-
-    #[test]
-    #[allow(clippy::result_large_err)]
-    fn file_and_env_reach_billing_settings() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "billing.toml",
-                "[[credit_packages]]\nid = \"mini\"\nname = \"Mini\"\ncredits = 10\nprice_minor = 100\n",
-            )?;
-            jail.set_env("TASKHUB_CONFIG", "billing.toml");
-            jail.set_env("TASKHUB_SIGNUP_BONUS_CREDITS", "250");
-            jail.set_env("TASKHUB_GENERATING_PLANS", "basic,pro");
-            jail.set_env("TASKHUB_PRICE_IMAGE_HD", "50");
-            jail.set_env("TASKHUB_API_KEYS", "false");
-            jail.set_env("STRIPE_API_BASE", "http://127.0.0.1:9");
-            jail.set_env("STRIPE_SECRET_KEY", "sk_test_fake");
-            jail.set_env("STRIPE_WEBHOOK_SECRET", "whsec_fake");
-            let s = Settings::load().expect("settings");
-            let b = &s.billing;
-            assert_eq!(b.signup_bonus_credits, 250);
-            assert_eq!(b.generating_plans, "basic,pro");
-            assert_eq!(b.price_image_hd, 50);
-            assert_eq!(b.price_text_standard, 20, "untouched defaults stay");
-            assert!(!b.api_keys);
-            assert_eq!(b.stripe_api_base, "http://127.0.0.1:9");
-            assert_eq!(b.stripe_secret_key.expose(), "sk_test_fake");
-            assert_eq!(b.stripe_webhook_secret.expose(), "whsec_fake");
-            assert!(
-                !format!("{s:?}").contains("sk_test_fake"),
-                "secret redacted"
-            );
-            Ok(())
-        });
-    }
 }

@@ -8,9 +8,7 @@ use crate::error::ApiError;
 
 impl BillingSettings {
     pub fn plan_can_generate(&self, plan: &str) -> bool {
-        self.generating_plans
-            .split(',')
-            .any(|p| p.trim().eq_ignore_ascii_case(plan))
+        super::generating::Plan::parse(plan).is_some_and(|p| self.generating_plans.contains(p))
     }
 
     pub fn monthly_credits(&self, plan: &str) -> i64 {
@@ -31,7 +29,7 @@ pub fn check_can_generate(
     now: i64,
 ) -> Result<(), ApiError> {
     if !settings.plan_can_generate(&sub.plan) {
-        let allowed = settings.generating_plans.replace(',', ", ");
+        let allowed = settings.generating_plans.to_string().replace(',', ", ");
         return Err(ApiError::Forbidden(
             "subscriptionRequired",
             format!(
@@ -97,7 +95,7 @@ mod tests {
             code(check_can_generate(&s, &sub("free", "active", None), 0)),
             "ok"
         );
-        s.generating_plans = "basic,pro".into();
+        s.generating_plans = "basic,pro".parse().unwrap();
         assert_eq!(
             code(check_can_generate(&s, &sub("free", "active", None), 0)),
             "subscriptionRequired"
@@ -111,7 +109,7 @@ mod tests {
     #[test]
     fn checks_run_in_order() {
         let s = BillingSettings {
-            generating_plans: "basic".into(),
+            generating_plans: "basic".parse().unwrap(),
             ..Default::default()
         };
         // Not allowed wins over cancelled and over expired.

@@ -109,26 +109,3 @@ impl HttpSettings {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Settings;
-
-    #[test]
-    #[allow(clippy::result_large_err)]
-    fn env_overrides_reach_the_http_settings() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("TASKHUB_HTTP_MAX_CONNECTIONS", "7");
-            jail.set_env("TASKHUB_RATE_AUTH_PER_MIN", "3");
-            jail.set_env("TASKHUB_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1");
-            jail.set_env("TASKHUB_HASH_QUEUE_TIMEOUT_MS", "250");
-            let s = Settings::load().map_err(|e| e.to_string())?;
-            assert_eq!(s.http.http_max_connections, 7);
-            assert_eq!(s.http.rate_auth_per_min, 3);
-            assert_eq!(s.http.trusted_proxies, "10.0.0.0/8, 127.0.0.1");
-            assert_eq!(s.http.hash_queue_timeout_ms, 250);
-            assert_eq!(s.http.rate_task_query_per_min, 60);
-            Ok(())
-        });
-    }
-}

@@ -11,10 +11,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
-use super::protocol::{self, valid_video_id, ClientFrame, ClientKind, WsError};
+use super::protocol::{
+    self, valid_video_id, ClientCommand, ClientFrame, ClientKind, ServerFrame, WsError,
+};
 use super::session::Session;
 use crate::bus::BusEvent;
 use crate::domain::time::{now_ms, rfc3339};
@@ -35,27 +37,38 @@ pub(super) struct Authed {
 impl Session {
     pub(super) async fn handle(&mut self, frame: ClientFrame) {
         let rid = frame.request_id.clone();
-        let result = match frame.kind {
-            ClientKind::Auth => match frame.str_field("token") {
-                Ok(token) => {
-                    let token = token.to_string();
-                    self.on_auth(&token, rid.as_ref()).await;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-            ClientKind::Ping => {
-                let pong = protocol::frame("pong", json!({ "serverTime": now_ms() }), rid.as_ref());
-                self.conn.push_text(pong);
+        // An unauthenticated socket may only authenticate or ping: refused before its
+        // payload is looked at.
+        if self.user.is_none() && !matches!(frame.kind, ClientKind::Auth | ClientKind::Ping) {
+            let e = WsError::new("unauthorized", "send auth {token} first");
+            self.conn.push_text(protocol::error_frame(&e, rid.as_ref()));
+            return;
+        }
+        let result = match frame.command() {
+            Err(e) => Err(e),
+            Ok(ClientCommand::Auth { token }) => {
+                self.on_auth(&token, rid.as_ref()).await;
                 Ok(())
             }
-            _ if self.user.is_none() => {
-                Err(WsError::new("unauthorized", "send auth {token} first"))
+            Ok(ClientCommand::Ping) => {
+                let pong = ServerFrame::Pong {
+                    server_time: now_ms(),
+                };
+                self.conn.push_text(pong.encode(rid.as_ref()));
+                Ok(())
             }
-            ClientKind::SubscribeTask => self.subscribe_task(&frame, rid.as_ref()).await,
-            ClientKind::UnsubscribeTask => self.unsubscribe_task(&frame, rid.as_ref()),
-            ClientKind::SubscribeUser => self.subscribe_user(rid.as_ref()),
-            ClientKind::UnsubscribeUser => self.unsubscribe_user(rid.as_ref()),
+            Ok(ClientCommand::SubscribeTask {
+                video_id,
+                since_seq,
+            }) => {
+                self.subscribe_task(&video_id, since_seq, rid.as_ref())
+                    .await
+            }
+            Ok(ClientCommand::UnsubscribeTask { video_id }) => {
+                self.unsubscribe_task(&video_id, rid.as_ref())
+            }
+            Ok(ClientCommand::SubscribeUser) => self.subscribe_user(rid.as_ref()),
+            Ok(ClientCommand::UnsubscribeUser) => self.unsubscribe_user(rid.as_ref()),
         };
         if let Err(e) = result {
             self.conn.push_text(protocol::error_frame(&e, rid.as_ref()));
@@ -104,28 +117,26 @@ impl Session {
         let Some(user) = self.user.as_ref() else {
             return;
         };
-        let payload = json!({
-            "userId": user.id,
-            "username": user.name,
-            "sessionId": user.session_id,
-            "expiresAt": rfc3339(claims.exp * 1000),
-        });
-        self.conn
-            .push_text(protocol::frame("authSuccess", payload, rid));
+        let success = ServerFrame::AuthSuccess {
+            user_id: &user.id,
+            username: &user.name,
+            session_id: &user.session_id,
+            expires_at: rfc3339(claims.exp * 1000),
+        };
+        self.conn.push_text(success.encode(rid));
     }
 
     async fn subscribe_task(
         &mut self,
-        f: &ClientFrame,
+        video_id: &str,
+        since: Option<i64>,
         rid: Option<&Value>,
     ) -> Result<(), WsError> {
-        let video_id = f.str_field("videoId")?;
         if !valid_video_id(video_id) {
             return Err(WsError::validation(
                 "payload.videoId must be a video id (video_<uuid>)",
             ));
         }
-        let since = f.opt_seq("sinceSeq")?;
         let user_id = self.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
         let inner = self.hub.inner.clone();
         let key: Arc<str> = Arc::from(video_id);
@@ -161,9 +172,15 @@ impl Session {
                 return Err(read_error(e));
             }
         };
-        let snapshot = crate::wire::TaskView::new(&task, inner.store.media_urls());
-        let payload = json!({ "videoId": task.id, "task": snapshot, "replayed": replay.len() });
-        let subscribed = protocol::frame("subscribed", payload, rid);
+        let snapshot =
+            serde_json::to_value(crate::wire::TaskView::new(&task, inner.store.media_urls()))
+                .unwrap_or_default();
+        let subscribed = ServerFrame::SubscribedTask {
+            video_id: &task.id,
+            task: snapshot,
+            replayed: replay.len(),
+        }
+        .encode(rid);
         let terminal = task.status().is_terminal();
         if self
             .conn
@@ -204,13 +221,11 @@ impl Session {
         Ok(out)
     }
 
-    fn unsubscribe_task(&mut self, f: &ClientFrame, rid: Option<&Value>) -> Result<(), WsError> {
-        let video_id = f.str_field("videoId")?;
+    fn unsubscribe_task(&mut self, video_id: &str, rid: Option<&Value>) -> Result<(), WsError> {
         self.hub.inner.registry.unwatch_task(video_id, self.conn.id);
         self.conn.unsubscribe(video_id);
-        let payload = json!({ "videoId": video_id });
-        self.conn
-            .push_text(protocol::frame("unsubscribed", payload, rid));
+        let frame = ServerFrame::UnsubscribedTask { video_id };
+        self.conn.push_text(frame.encode(rid));
         Ok(())
     }
 
@@ -221,9 +236,11 @@ impl Session {
         self.conn.set_user_scope(now_ms());
         self.hub.inner.registry.watch_user(&user.id, &self.conn);
         self.user_scope = true;
-        let payload = json!({ "scope": "user", "userId": user.id });
-        self.conn
-            .push_text(protocol::frame("subscribed", payload, rid));
+        let frame = ServerFrame::SubscribedUser {
+            scope: "user",
+            user_id: &user.id,
+        };
+        self.conn.push_text(frame.encode(rid));
         Ok(())
     }
 
@@ -234,9 +251,8 @@ impl Session {
         self.hub.inner.registry.unwatch_user(&user.id, self.conn.id);
         self.conn.clear_user_scope();
         self.user_scope = false;
-        let payload = json!({ "scope": "user" });
-        self.conn
-            .push_text(protocol::frame("unsubscribed", payload, rid));
+        let frame = ServerFrame::UnsubscribedUser { scope: "user" };
+        self.conn.push_text(frame.encode(rid));
         Ok(())
     }
 }

@@ -1,8 +1,8 @@
 //! The WebSocket frames of PROTOCOL §3: parsing client frames (snake_case or camelCase
 //! types, `requestId` echoed) and building server frames. Pure, so it is tested here.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::domain::time::now_ms;
@@ -146,32 +146,157 @@ impl ClientFrame {
     }
 }
 
-/// A server frame: `{type, timestamp, payload, requestId?}`.
-pub fn frame(kind: &str, payload: Value, request_id: Option<&Value>) -> Utf8Bytes {
-    let mut env = json!({ "type": kind, "timestamp": now_ms(), "payload": payload });
-    if let Some(id) = request_id {
-        env["requestId"] = id.clone();
+/// A client frame's request, typed: what [`ClientFrame::command`] makes of its payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientCommand {
+    Auth {
+        token: String,
+    },
+    SubscribeTask {
+        video_id: String,
+        since_seq: Option<i64>,
+    },
+    UnsubscribeTask {
+        video_id: String,
+    },
+    SubscribeUser,
+    UnsubscribeUser,
+    Ping,
+}
+
+impl ClientFrame {
+    /// The typed request, its payload checked (a missing or malformed field is a
+    /// `validationFailed` naming it). Separate from parsing so the hub can refuse an
+    /// unauthenticated socket before it looks at the payload.
+    pub fn command(&self) -> Result<ClientCommand, WsError> {
+        Ok(match self.kind {
+            ClientKind::Auth => ClientCommand::Auth {
+                token: self.str_field("token")?.to_string(),
+            },
+            ClientKind::SubscribeTask => ClientCommand::SubscribeTask {
+                video_id: self.str_field("videoId")?.to_string(),
+                since_seq: self.opt_seq("sinceSeq")?,
+            },
+            ClientKind::UnsubscribeTask => ClientCommand::UnsubscribeTask {
+                video_id: self.str_field("videoId")?.to_string(),
+            },
+            ClientKind::SubscribeUser => ClientCommand::SubscribeUser,
+            ClientKind::UnsubscribeUser => ClientCommand::UnsubscribeUser,
+            ClientKind::Ping => ClientCommand::Ping,
+        })
     }
-    Utf8Bytes::from(env.to_string())
+}
+
+/// The limits a `connected` frame announces.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    pub max_frame_bytes: usize,
+    pub max_subscriptions: usize,
+    pub max_sockets_per_user: usize,
+    pub max_frames_per_second: u32,
+}
+
+/// What the server sends besides task events (PROTOCOL §3): `type` is the tag, `payload`
+/// the fields. Event frames are [`crate::domain::TaskEvent::frame`], serialized once.
+#[derive(Clone, Debug, Serialize)]
+#[serde(
+    tag = "type",
+    content = "payload",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ServerFrame<'a> {
+    Connected {
+        connection_id: &'a str,
+        server_version: &'static str,
+        capabilities: &'static [&'static str],
+        heartbeat_interval_ms: u64,
+        auth_timeout_ms: u64,
+        limits: Limits,
+    },
+    AuthSuccess {
+        user_id: &'a str,
+        username: &'a str,
+        session_id: &'a str,
+        expires_at: String,
+    },
+    AuthError {
+        code: &'a str,
+        message: &'a str,
+    },
+    /// A task subscription: the task as it is now and how many logged events were replayed.
+    #[serde(rename = "subscribed")]
+    SubscribedTask {
+        video_id: &'a str,
+        task: Value,
+        replayed: usize,
+    },
+    #[serde(rename = "subscribed")]
+    SubscribedUser {
+        scope: &'static str,
+        user_id: &'a str,
+    },
+    #[serde(rename = "unsubscribed")]
+    UnsubscribedTask {
+        video_id: &'a str,
+    },
+    #[serde(rename = "unsubscribed")]
+    UnsubscribedUser {
+        scope: &'static str,
+    },
+    Pong {
+        server_time: i64,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+    Reconnect {
+        reason: &'static str,
+        retry_after_ms: u64,
+    },
+}
+
+/// `{type, payload, timestamp, requestId?}` on the wire.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    frame: &'a ServerFrame<'a>,
+    timestamp: i64,
+    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a Value>,
+}
+
+impl ServerFrame<'_> {
+    /// The frame's text, stamped now, echoing `request_id`.
+    pub fn encode(&self, request_id: Option<&Value>) -> Utf8Bytes {
+        let env = Envelope {
+            frame: self,
+            timestamp: now_ms(),
+            request_id,
+        };
+        Utf8Bytes::from(serde_json::to_string(&env).expect("server frames always serialize"))
+    }
 }
 
 pub fn error_frame(err: &WsError, request_id: Option<&Value>) -> Utf8Bytes {
-    frame(
-        "error",
-        json!({ "code": err.code, "message": err.message }),
-        request_id,
-    )
+    ServerFrame::Error {
+        code: err.code,
+        message: &err.message,
+    }
+    .encode(request_id)
 }
 
 /// `videoId` must look like one (`video_` + UUID) before anything is looked up.
 pub fn valid_video_id(id: &str) -> bool {
-    id.strip_prefix("video_")
-        .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok())
+    crate::domain::ids::is_video_id(id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn types_in_both_cases_and_request_id_echo() {
@@ -186,6 +311,21 @@ mod tests {
         }
         let f = parse_client(r#"{"type":"ping"}"#).unwrap();
         assert_eq!((f.kind, f.payload.len()), (ClientKind::Ping, 0));
+    }
+
+    #[test]
+    fn commands_are_typed_from_their_payloads() {
+        let f = parse_client(r#"{"type":"subscribeTask","payload":{"videoId":"v","sinceSeq":4}}"#)
+            .unwrap();
+        assert_eq!(
+            f.command().unwrap(),
+            ClientCommand::SubscribeTask {
+                video_id: "v".into(),
+                since_seq: Some(4)
+            }
+        );
+        let f = parse_client(r#"{"type":"auth","payload":{}}"#).unwrap();
+        assert_eq!(f.command().unwrap_err().code, "validationFailed");
     }
 
     #[test]
@@ -207,11 +347,17 @@ mod tests {
 
     #[test]
     fn frames_are_envelopes() {
-        let f = frame("pong", json!({"serverTime": 1}), Some(&json!("a")));
+        let f = ServerFrame::Pong { server_time: 1 }.encode(Some(&json!("a")));
         let v: Value = serde_json::from_str(f.as_str()).unwrap();
         assert_eq!(v["type"], "pong");
+        assert_eq!(v["payload"], json!({"serverTime": 1}));
         assert_eq!(v["requestId"], "a");
         assert!(v["timestamp"].as_i64().unwrap() > 0);
+        let f = ServerFrame::UnsubscribedUser { scope: "user" }.encode(None);
+        let v: Value = serde_json::from_str(f.as_str()).unwrap();
+        assert_eq!(v["type"], "unsubscribed");
+        assert_eq!(v["payload"], json!({"scope": "user"}));
+        assert!(v.get("requestId").is_none());
         assert!(valid_video_id("video_0190b7a4-7c1a-7cc0-8000-000000000000"));
         assert!(!valid_video_id("video_x"));
     }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use futures_util::{Sink, Stream, StreamExt};
 use rand::RngExt;
-use serde_json::json;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -128,24 +127,31 @@ impl Session {
 
     fn connected_frame(&self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
         let s = &self.hub.inner.settings;
-        protocol::frame(
-            "connected",
-            json!({
-                "connectionId": self.connection_id,
-                "serverVersion": env!("CARGO_PKG_VERSION"),
-                "capabilities": ["auth", "queryToken", "tokenRefresh", "subscribeTask", "sinceSeq",
-                    "subscribeUser", "unsubscribeUser", "ping", "coalescedProgress", "reconnect"],
-                "heartbeatIntervalMs": s.ws_heartbeat_interval_ms,
-                "authTimeoutMs": s.ws_auth_timeout_ms,
-                "limits": {
-                    "maxFrameBytes": s.ws_max_frame_bytes,
-                    "maxSubscriptions": s.ws_max_subscriptions,
-                    "maxSocketsPerUser": s.ws_max_sockets_per_user,
-                    "maxFramesPerSecond": s.ws_max_frames_per_sec,
-                },
-            }),
-            None,
-        )
+        protocol::ServerFrame::Connected {
+            connection_id: &self.connection_id,
+            server_version: env!("CARGO_PKG_VERSION"),
+            capabilities: &[
+                "auth",
+                "queryToken",
+                "tokenRefresh",
+                "subscribeTask",
+                "sinceSeq",
+                "subscribeUser",
+                "unsubscribeUser",
+                "ping",
+                "coalescedProgress",
+                "reconnect",
+            ],
+            heartbeat_interval_ms: s.ws_heartbeat_interval_ms,
+            auth_timeout_ms: s.ws_auth_timeout_ms,
+            limits: protocol::Limits {
+                max_frame_bytes: s.ws_max_frame_bytes,
+                max_subscriptions: s.ws_max_subscriptions,
+                max_sockets_per_user: s.ws_max_sockets_per_user,
+                max_frames_per_second: s.ws_max_frames_per_sec,
+            },
+        }
+        .encode(None)
     }
 
     async fn read_loop<R, E>(&mut self, stream: &mut R)
@@ -240,9 +246,11 @@ impl Session {
     fn on_shutdown(&mut self) {
         self.shutting_down = true;
         let retry = self.hub.inner.settings.ws_reconnect_after_ms;
-        let payload = json!({ "reason": "shutdown", "retryAfterMs": retry });
-        self.conn
-            .push_text(protocol::frame("reconnect", payload, None));
+        let frame = protocol::ServerFrame::Reconnect {
+            reason: "shutdown",
+            retry_after_ms: retry,
+        };
+        self.conn.push_text(frame.encode(None));
         self.conn.close(1012, "server restarting");
     }
 
@@ -324,9 +332,8 @@ impl Session {
         message: &str,
         rid: Option<&serde_json::Value>,
     ) {
-        let payload = json!({ "code": code, "message": message });
-        self.conn
-            .push_text(protocol::frame("authError", payload, rid));
+        let frame = protocol::ServerFrame::AuthError { code, message };
+        self.conn.push_text(frame.encode(rid));
         self.conn.close(4001, "authentication failed");
     }
 

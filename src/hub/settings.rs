@@ -83,33 +83,3 @@ impl Default for HubSettings {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::config::Settings;
-
-    #[test]
-    #[allow(clippy::result_large_err)]
-    fn env_overrides_reach_the_hub_settings() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("TASKHUB_WS_MAX_SUBSCRIPTIONS", "7");
-            jail.set_env("TASKHUB_SHUTDOWN_GRACE_MS", "1234");
-            jail.set_env("TASKHUB_WS_COALESCE_PROGRESS", "false");
-            jail.set_env("TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP", "5");
-            jail.set_env("TASKHUB_WS_LINGER_BYTES", "4096");
-            let s = Settings::load().map_err(|e| e.to_string())?;
-            assert_eq!(s.hub.ws_max_subscriptions, 7);
-            assert_eq!(s.hub.shutdown_grace_ms, 1234);
-            assert!(!s.hub.ws_coalesce_progress);
-            assert_eq!(
-                (s.hub.ws_max_unauthenticated_per_ip, s.hub.ws_linger_bytes),
-                (5, 4096)
-            );
-            assert_eq!(
-                s.hub.ws_auth_timeout_ms, 10_000,
-                "others keep their defaults"
-            );
-            Ok(())
-        });
-    }
-}

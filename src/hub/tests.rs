@@ -13,8 +13,8 @@ use super::{Hub, HubSettings};
 use crate::auth::jwt::JwtKeys;
 use crate::bus::memory::MemoryBus;
 use crate::bus::{Bus, BusEvent};
-use crate::config::Secret;
 use crate::domain::lifecycle::{EventType, TaskChange, TaskStatus};
+use crate::secret::Secret;
 use crate::store::{NewTask, NewUser, Store};
 
 fn ev(video: &str, seq: i64, kind: EventType) -> Arc<BusEvent> {

@@ -6,6 +6,7 @@
 //! signed, expiring URL is made when a task is read for its owner ([`urls`]). Deleting a task
 //! deletes its files.
 
+pub mod settings;
 pub mod urls;
 
 use std::path::PathBuf;
@@ -13,8 +14,8 @@ use std::path::PathBuf;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use self::settings::MediaSettings;
 pub use self::urls::{Denied, MediaUrls};
-use crate::config::Settings;
 use crate::providers::{Download, Variant};
 
 /// Path prefix of media URLs.
@@ -37,11 +38,12 @@ pub enum SaveError {
 }
 
 impl MediaStore {
-    pub fn new(settings: &Settings) -> Self {
+    /// Files in `dir` (`{data_dir}/media`), URLs signed by `urls`.
+    pub fn new(dir: PathBuf, urls: MediaUrls, settings: &MediaSettings) -> Self {
         Self {
-            dir: settings.data_dir.join("media"),
-            urls: MediaUrls::new(settings),
-            max_bytes: settings.poller.media_max_bytes,
+            dir,
+            urls,
+            max_bytes: settings.media_max_bytes,
         }
     }
 

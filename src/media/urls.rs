@@ -15,8 +15,9 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::settings::MediaSettings;
 use super::{MediaStore, ROUTE};
-use crate::config::Settings;
+use crate::secret::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -38,11 +39,11 @@ pub struct MediaUrls {
 }
 
 impl MediaUrls {
-    pub fn new(settings: &Settings) -> Self {
-        let mut mac = HmacSha256::new_from_slice(settings.jwt_secret.expose().as_bytes())
+    /// URLs signed under a key derived from `jwt_secret`.
+    pub fn new(jwt_secret: &Secret, p: &MediaSettings) -> Self {
+        let mut mac = HmacSha256::new_from_slice(jwt_secret.expose().as_bytes())
             .expect("HMAC takes keys of any length");
         mac.update(b"taskhub media url v2");
-        let p = &settings.poller;
         Self {
             key: mac.finalize().into_bytes().into(),
             base_url: p
@@ -151,17 +152,15 @@ fn now_secs() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
 
     const FILE: &str = "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.mp4";
 
     fn urls(secret: &str) -> MediaUrls {
-        let mut settings = Settings {
-            jwt_secret: Secret::new(secret),
-            ..Settings::default()
+        let settings = MediaSettings {
+            media_url_ttl_secs: 600,
+            ..MediaSettings::default()
         };
-        settings.poller.media_url_ttl_secs = 600;
-        MediaUrls::new(&settings)
+        MediaUrls::new(&Secret::new(secret), &settings)
     }
 
     fn query(url: &str) -> (String, String) {

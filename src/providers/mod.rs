@@ -6,6 +6,7 @@
 //! logged and treated as still running.
 
 pub mod openai;
+pub mod settings;
 pub mod simulator;
 mod wire;
 
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
-use crate::config::Settings;
+use self::settings::{ProviderKind, ProviderSettings};
 use crate::domain::lifecycle::TaskError;
 
 /// A job to create at a provider.
@@ -174,16 +175,16 @@ impl Providers {
 
     /// `simulator` (reached over HTTP at `self_url`, this node's own address) always, and
     /// `openai` when it is the chosen provider or has a key.
-    pub fn from_settings(settings: &Settings, self_url: &str) -> anyhow::Result<Self> {
-        let p = &settings.poller;
+    pub fn from_settings(p: &ProviderSettings, self_url: &str) -> anyhow::Result<Self> {
         let config = openai::ClientConfig::from_settings(p);
         let simulator = openai::OpenAiClient::new(
             &format!("{self_url}{}", simulator::MOUNT_V1),
             None,
             config.clone(),
         )?;
-        let mut providers = Providers::default().with("simulator", Arc::new(simulator));
-        if settings.provider == "openai" || !p.openai_api_key.is_empty() {
+        let mut providers =
+            Providers::default().with(ProviderKind::Simulator.as_str(), Arc::new(simulator));
+        if p.provider == ProviderKind::OpenAi || !p.openai_api_key.is_empty() {
             if p.openai_api_key.is_empty() {
                 tracing::warn!(
                     "TASKHUB_PROVIDER=openai without OPENAI_API_KEY: calls will be unauthenticated"
@@ -191,13 +192,7 @@ impl Providers {
             }
             let key = Some(p.openai_api_key.clone()).filter(|k| !k.is_empty());
             let client = openai::OpenAiClient::new(&p.openai_base_url, key, config)?;
-            providers = providers.with("openai", Arc::new(client));
-        }
-        if providers.get(&settings.provider).is_none() {
-            anyhow::bail!(
-                "TASKHUB_PROVIDER must be simulator or openai (got '{}')",
-                settings.provider
-            );
+            providers = providers.with(ProviderKind::OpenAi.as_str(), Arc::new(client));
         }
         Ok(providers)
     }

@@ -19,10 +19,10 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::json;
 
+use super::settings::ProviderSettings;
 use super::wire::{ErrorBody, VideoObject, POLL_AFTER_HEADER};
 use super::{CreateJob, Download, JobStatus, Provider, ProviderError, ProviderResult, Variant};
-use crate::config::Secret;
-use crate::tasks::settings::PollerSettings;
+use crate::secret::Secret;
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -34,7 +34,7 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    pub fn from_settings(p: &PollerSettings) -> Self {
+    pub fn from_settings(p: &ProviderSettings) -> Self {
         Self {
             timeout: Duration::from_millis(p.provider_timeout_ms.max(1)),
             download_timeout: Duration::from_millis(p.provider_download_timeout_ms.max(1)),

@@ -69,14 +69,14 @@ pub fn router(state: AppState) -> Router {
 /// (`taskhub simulator` on a private address, `TASKHUB_PROVIDER=openai`).
 fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) -> Router<AppState> {
     use crate::providers::simulator::{router, Simulator, MOUNT_V1};
-    if settings.provider != "simulator" {
+    if settings.providers.provider != crate::providers::settings::ProviderKind::Simulator {
         return app;
     }
     if settings.is_production() {
         tracing::warn!("TASKHUB_PROVIDER=simulator in production: the simulator is not mounted, simulated tasks will fail; run `taskhub simulator` apart and use TASKHUB_PROVIDER=openai");
         return app;
     }
-    let p = &settings.poller;
+    let p = &settings.providers;
     let sim = Simulator::with_limits(
         p.simulator_seconds,
         settings.max_upload_bytes,

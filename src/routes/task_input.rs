@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::tasks::uploads::{self, ImageData};
+use crate::tasks::usecases::TaskInput;
 
 /// The raw fields, as a client may send them (`duration` is the older clients' `seconds`).
 /// Creating a task costs credits, so an unknown field (say `reference_image_url`, which would
@@ -66,30 +67,6 @@ pub struct CreateTaskMultipart {
     /// PNG, JPEG or WebP (also accepted as `input_reference`).
     #[schema(value_type = String, format = Binary)]
     image: Vec<u8>,
-}
-
-/// A validated request.
-#[derive(Debug, Clone)]
-pub struct TaskInput {
-    pub prompt: String,
-    pub model: String,
-    pub seconds: i64,
-    pub size: String,
-    pub quality: String,
-    pub webhook_url: Option<String>,
-    pub reference_image_url: Option<String>,
-    /// The uploaded image, not stored yet (stored after the checks, by `create_task`).
-    pub image: Option<ImageData>,
-}
-
-impl TaskInput {
-    pub fn kind(&self) -> &'static str {
-        if self.image.is_some() || self.reference_image_url.is_some() {
-            "imageToVideo"
-        } else {
-            "textToVideo"
-        }
-    }
 }
 
 pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInput> {

@@ -8,13 +8,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::ApiQuery;
-use super::task_input::{self, TaskInput};
+use super::task_input;
 use crate::auth::AuthUser;
-use crate::domain::lifecycle::{TaskChange, TaskStatus};
+use crate::domain::TaskStatus;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{NewTask, Task};
-use crate::tasks::uploads;
+use crate::store::Task;
 use crate::wire::{
     Envelope, ErrorEnvelope, EventFrame, ModelView, ModelsView, Paged, PriceTable, TaskContent,
     TaskDeleted, TaskEvents, TaskStatsView, TaskView,
@@ -42,10 +41,7 @@ struct VideoId(String);
 
 impl VideoId {
     fn parse(raw: String) -> ApiResult<Self> {
-        let ok = raw
-            .strip_prefix("video_")
-            .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok());
-        if ok {
+        if crate::domain::ids::is_video_id(&raw) {
             Ok(Self(raw))
         } else {
             Err(ApiError::BadRequest(format!(
@@ -77,90 +73,11 @@ async fn create(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = task_input::read(req, &state.settings).await?;
-    let task = create_task(&state, &user, input, None).await?;
+    let task = state.tasks.create(&user, input, None).await?;
     Ok((
         StatusCode::CREATED,
         ok(TaskView::new(&task, state.store.media_urls())),
     ))
-}
-
-/// Checks the plan (allowed, active, not expired) and the balance; only then fetches a
-/// `referenceImageUrl` (422 when it fails) and stores the image; then stores the task, its
-/// charge and its `taskCreated` event in one transaction (402 when credits are short), then
-/// publishes. A stored image is removed again if the task is not created.
-async fn create_task(
-    state: &AppState,
-    user: &AuthUser,
-    input: TaskInput,
-    retry_of: Option<String>,
-) -> ApiResult<Task> {
-    let billing = &state.settings.billing;
-    let sub = state
-        .store
-        .get_subscription(&user.id)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => {
-                ApiError::Unauthorized("user no longer exists".into())
-            }
-            other => other.into(),
-        })?;
-    crate::billing::plans::check_can_generate(billing, &sub, crate::domain::time::now_ms())?;
-    let kind = input.kind();
-    let price = billing.task_price(kind, &input.quality);
-    if price > 0 {
-        let available = state.store.live_credits(&user.id).await?;
-        if available < price {
-            return Err(crate::store::StoreError::InsufficientCredits {
-                required: price,
-                available,
-            }
-            .into());
-        }
-    }
-    let image = match (input.image, &input.reference_image_url) {
-        (Some(image), _) => Some(image),
-        (None, Some(url)) => Some(uploads::fetch_reference(state, url).await?),
-        (None, None) => None,
-    };
-    let input_image = match &image {
-        Some(image) => Some(uploads::save(&state.settings, image).await?),
-        None => None,
-    };
-    let new = NewTask {
-        user_id: user.id.clone(),
-        provider: state.settings.provider.clone(),
-        kind: kind.to_string(),
-        model: input.model,
-        prompt: input.prompt,
-        seconds: input.seconds,
-        size: input.size,
-        quality: input.quality,
-        reference_image_url: input.reference_image_url,
-        input_image: input_image.clone(),
-        webhook_url: input.webhook_url,
-        retry_of,
-        price,
-    };
-    let (task, event) = match state.store.create_task(new).await {
-        Ok(created) => created,
-        Err(e) => {
-            if let Some(rel) = &input_image {
-                uploads::remove(&state.settings, rel).await;
-            }
-            return Err(e.into());
-        }
-    };
-    publish(state, &event).await;
-    Ok(task)
-}
-
-/// Publishing happens after commit; a bus failure is logged, never undoes the change
-/// (subscribers catch up from the event log).
-async fn publish(state: &AppState, event: &crate::domain::TaskEvent) {
-    if let Err(e) = state.bus.publish(event).await {
-        tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -239,14 +156,7 @@ async fn list(
 
 async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<Task> {
     let id = VideoId::parse(raw)?;
-    state
-        .store
-        .get_user_task(&user.id, &id.0)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::not_found("task"),
-            other => other.into(),
-        })
+    state.tasks.user_task(user, &id.0).await
 }
 
 /// One task.
@@ -314,26 +224,13 @@ async fn cancel(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let task = user_task(&state, &user, id).await?;
-    let change = TaskChange {
-        status: Some(TaskStatus::Cancelled),
-        message: Some("cancelled by user".into()),
-        ..Default::default()
-    };
-    let Some((task, event)) = state.store.apply_change(&task.id, &change).await? else {
-        return Err(ApiError::Conflict(format!(
-            "task is already {}",
-            task.status
-        )));
-    };
-    publish(&state, &event).await;
-    crate::tasks::services::after_cancel(&state, &task, &event).await;
+    let id = VideoId::parse(id)?;
+    let task = state.tasks.cancel(&user, &id.0).await?;
     Ok(ok(TaskView::new(&task, state.store.media_urls())))
 }
 
 /// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
 /// honoured, so one with fields is refused rather than charged for as something else.
-/// A new task with the same parameters, for a failed one. Takes no body (or `{}`).
 #[utoipa::path(post, path = "/api/video/tasks/{videoId}/retry", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
     responses(
         (status = 201, description = "The new task", body = Envelope<TaskView>),
@@ -361,31 +258,8 @@ async fn retry(
             Err(_) => return Err(ApiError::field("body", "retry takes no body")),
         }
     }
-    let old = user_task(&state, &user, id).await?;
-    if old.status() != TaskStatus::Failed {
-        return Err(ApiError::Conflict(format!(
-            "only failed tasks can be retried; this one is {}",
-            old.status
-        )));
-    }
-    // The retry gets its own copy of the image (each task removes its own upload).
-    let image = match &old.input_image {
-        Some(rel) => Some(uploads::read(&state.settings, rel).await.ok_or_else(|| {
-            ApiError::Conflict("the task's image is no longer available; create a new task".into())
-        })?),
-        None => None,
-    };
-    let input = TaskInput {
-        prompt: old.prompt,
-        model: old.model,
-        seconds: old.seconds,
-        size: old.size,
-        quality: old.quality,
-        webhook_url: old.webhook_url,
-        reference_image_url: old.reference_image_url,
-        image,
-    };
-    let task = create_task(&state, &user, input, Some(old.id)).await?;
+    let id = VideoId::parse(id)?;
+    let task = state.tasks.retry(&user, &id.0).await?;
     Ok((
         StatusCode::CREATED,
         ok(TaskView::new(&task, state.store.media_urls())),
@@ -406,18 +280,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = VideoId::parse(id)?;
-    let upload = state
-        .store
-        .delete_user_task(&user.id, &id.0)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::not_found("task"),
-            other => other.into(),
-        })?;
-    state.video.media.remove_task(&id.0).await;
-    if let Some(rel) = upload {
-        uploads::remove(&state.settings, &rel).await;
-    }
+    state.tasks.delete(&user, &id.0).await?;
     Ok(ok(TaskDeleted {
         video_id: id.0,
         deleted: true,

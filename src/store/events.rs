@@ -1,10 +1,8 @@
 //! Task event logs: one row per state change, keyed by `(task_id, seq)`, holding exactly the
 //! payload of the WS frame that announces it.
 
-use super::{Store, StoreError, StoreResult, Task};
+use super::{DbTx, Store, StoreError, StoreResult, Task};
 use crate::domain::{EventPayload, EventType, TaskEvent};
-
-pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// A `task_events` row joined with its task's owner, as the event queries select it:
 /// `task_id, user_id, seq, type, payload, created_at`.
@@ -41,7 +39,7 @@ impl TryFrom<EventRow> for TaskEvent {
 
 /// Appends `task`'s latest change (its current `seq`) to its log, inside `tx`.
 pub(super) async fn insert_event(
-    tx: &mut Tx<'_>,
+    tx: &mut DbTx<'_>,
     task: &Task,
     event: EventType,
 ) -> StoreResult<TaskEvent> {

@@ -7,11 +7,9 @@
 //! the user's next `seq`. So `users.credits = SUM(amount) = SUM(lots.remaining)` holds after
 //! every commit, and a balance can never go below zero whatever runs concurrently.
 
-use super::{StoreError, StoreResult};
+use super::{DbTx, StoreError, StoreResult};
 use crate::domain::credits::{self as rules, OpenLot, Origin, TxType};
 use crate::domain::time::now_ms;
-
-pub type DbTx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Credits a new user gets, created in the same transaction as the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

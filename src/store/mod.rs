@@ -67,6 +67,9 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The one transaction type: every multi-statement write runs in one of these.
+pub type DbTx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
@@ -147,7 +150,10 @@ impl Store {
         })
     }
 
-    /// Applies this dialect's migrations (idempotent).
+    /// Applies this dialect's migrations (idempotent). There are two folders because the two
+    /// dialects differ in DDL (`BIGSERIAL` vs `INTEGER PRIMARY KEY`, partial indexes, column
+    /// types); each numbered file exists in both, and the store's conformance tests run every
+    /// query against both schemas.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),

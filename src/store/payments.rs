@@ -5,7 +5,8 @@
 //! status change), so a payment is granted once and a refund state is applied once, whatever
 //! order webhooks, retries and the admin route arrive in.
 
-use super::ledger::{self, DbTx, Reference};
+use super::ledger::{self, Reference};
+use super::DbTx;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::credits::{credits_owed, Origin, TxType};
 use crate::domain::time::now_ms;

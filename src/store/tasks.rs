@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 
-use super::events::{insert_event, Tx};
+use super::events::insert_event;
+use super::DbTx;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::ids::new_video_id;
 use crate::domain::lifecycle::{self, TaskChange, TaskError, TaskResult, TaskState};
@@ -320,7 +321,7 @@ impl Store {
     /// `refunded` lot and ledger row). Returns the amount refunded now; a task is refunded at
     /// most once: the caller only reaches here on the single transition into a terminal
     /// state, and the ledger's unique reference refuses a second refund of the same task.
-    async fn refund_task_credits(&self, tx: &mut Tx<'_>, task: &Task) -> StoreResult<i64> {
+    async fn refund_task_credits(&self, tx: &mut DbTx<'_>, task: &Task) -> StoreResult<i64> {
         let amount = (task.credits_charged - task.credits_refunded).max(0);
         super::ledger::refund_task(tx, &task.user_id, &task.id, amount, self.refund_grace_ms())
             .await

@@ -12,12 +12,12 @@ use std::time::Duration;
 use rand::RngExt;
 use tracing::Instrument;
 
+use super::context::TaskContext;
 use super::services::{announce, cancel_job};
 use crate::domain::lifecycle::{TaskChange, TaskError, TaskResult, TaskStatus};
 use crate::domain::time::now_ms;
 use crate::media::{MediaStore, SaveError};
 use crate::providers::{JobState, JobStatus, Provider, ProviderError, Providers, Variant};
-use crate::state::AppState;
 use crate::store::{StoreError, Task};
 
 /// Extra lease kept beyond a call's worst case.
@@ -26,7 +26,7 @@ const LEASE_MARGIN_MS: i64 = 2_000;
 const MIN_INTERVAL_MS: u64 = 50;
 
 pub(super) struct Driver {
-    pub(super) state: AppState,
+    pub(super) state: TaskContext,
     pub(super) providers: Providers,
     pub(super) node_id: String,
 }
@@ -110,7 +110,7 @@ fn fail(code: &str, message: impl Into<String>) -> TaskChange {
 }
 
 impl Driver {
-    pub(super) fn new(state: AppState, providers: Providers, node_id: String) -> Self {
+    pub(super) fn new(state: TaskContext, providers: Providers, node_id: String) -> Self {
         Self {
             state,
             providers,
@@ -313,7 +313,7 @@ impl Driver {
         lease: &mut Lease<'_>,
     ) -> Result<TaskResult, StepError> {
         let ext = &status.external_id;
-        let (video_url, thumbnail_url) = if self.state.settings.poller.media_copy {
+        let (video_url, thumbnail_url) = if self.state.settings.media_copy {
             lease
                 .ensure(provider.max_download_ms().saturating_mul(2))
                 .await?;

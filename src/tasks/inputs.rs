@@ -2,15 +2,15 @@
 //! image read from the data dir. A `referenceImageUrl` was fetched and stored when the task
 //! was created (`tasks::uploads`), so a poller slot never waits on a user's URL.
 
+use super::context::TaskContext;
 use super::drive::StepError;
 use crate::domain::lifecycle::TaskError;
 use crate::providers::{CreateJob, InputImage};
-use crate::state::AppState;
 use crate::store::Task;
 
 /// What to send the provider: the task's parameters and, for image-to-video, the stored
 /// image (uploaded, or fetched from `referenceImageUrl` at creation).
-pub(super) async fn job(state: &AppState, task: &Task) -> Result<CreateJob, StepError> {
+pub(super) async fn job(state: &TaskContext, task: &Task) -> Result<CreateJob, StepError> {
     let input_reference =
         match (&task.input_image, &task.reference_image_url) {
             (Some(rel), _) => Some(uploaded_image(state, rel).await?),
@@ -33,7 +33,7 @@ pub(super) async fn job(state: &AppState, task: &Task) -> Result<CreateJob, Step
     })
 }
 
-async fn uploaded_image(state: &AppState, rel: &str) -> Result<InputImage, StepError> {
+async fn uploaded_image(state: &TaskContext, rel: &str) -> Result<InputImage, StepError> {
     let invalid = |m: String| {
         StepError::Fail(TaskError {
             code: "invalidInput".into(),

@@ -1,6 +1,8 @@
-//! Task rules: the lifecycle state machine; and driving tasks at their providers (the
-//! poller, media copying, webhooks).
+//! Task use cases (create, cancel, retry, delete: [`usecases`]) and driving tasks at their
+//! providers (the poller, media copying, webhooks). The lifecycle rules themselves are in
+//! [`crate::domain::lifecycle`].
 
+pub mod context;
 mod drive;
 mod inputs;
 pub mod outbound;
@@ -8,4 +10,7 @@ pub mod poller;
 pub mod services;
 pub mod settings;
 pub mod uploads;
+pub mod usecases;
 pub mod webhook;
+
+pub use context::{TaskContext, TaskSettings};

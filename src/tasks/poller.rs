@@ -17,10 +17,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::task::JoinSet;
 
+use super::context::TaskContext;
 use super::drive::{Driver, StepOutcome};
 use crate::domain::time::now_ms;
 use crate::providers::Providers;
-use crate::state::AppState;
 
 /// How long in-flight steps may run on after shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -50,7 +50,8 @@ pub struct Poller {
 
 impl Poller {
     /// A poller with a fresh node id, using the node's configured providers.
-    pub fn new(state: AppState) -> Self {
+    pub fn new(state: impl Into<TaskContext>) -> Self {
+        let state = state.into();
         let providers = state.video.providers.clone();
         let node_id = format!("node-{}", uuid::Uuid::new_v4());
         Self {

@@ -1,16 +1,15 @@
 //! `VideoServices`: what driving tasks needs besides the store and the bus (providers,
 //! media storage, webhooks, the guarded client for user URLs), built once per node and
-//! shared through `AppState::video`. Also the steps every writer takes after a commit.
+//! shared through `TaskContext::video`. Also the steps every writer takes after a commit.
 
 use std::time::Duration;
 
+use super::context::TaskContext;
 use super::outbound::Outbound;
 use super::webhook::Webhooks;
-use crate::config::Settings;
 use crate::domain::TaskEvent;
 use crate::media::MediaStore;
 use crate::providers::{Provider, Providers};
-use crate::state::AppState;
 use crate::store::Task;
 
 /// How long a cancel request waits for the provider before answering anyway.
@@ -25,41 +24,32 @@ pub struct VideoServices {
     pub outbound: Outbound,
 }
 
-impl VideoServices {
-    /// `self_url` is this node's own address (`http://127.0.0.1:PORT`), where its simulator is.
-    pub fn new(settings: &Settings, self_url: &str) -> anyhow::Result<Self> {
-        let p = &settings.poller;
-        let allow_private = p.allow_private_urls.unwrap_or(!settings.is_production());
-        let outbound = Outbound::new(allow_private, Duration::from_secs(10))?;
-        Ok(Self {
-            providers: Providers::from_settings(settings, self_url)?,
-            media: MediaStore::new(settings),
-            webhooks: Webhooks::new(settings, outbound.clone()),
-            outbound,
-        })
-    }
-}
-
 /// After a change committed: publish its event on the bus (a failure is logged; subscribers
 /// catch up from the event log) and, for a terminal one, call the task's webhook.
-pub async fn announce(state: &AppState, task: &Task, event: &TaskEvent) {
+pub async fn announce(state: &TaskContext, task: &Task, event: &TaskEvent) {
     task_finished(task, event);
+    publish(state, event).await;
+    state.video.webhooks.deliver(task, event);
+}
+
+/// Publishes a committed event. A bus failure is logged and never undoes the change
+/// (subscribers catch up from the event log).
+pub async fn publish(state: &TaskContext, event: &TaskEvent) {
     if let Err(e) = state.bus.publish(event).await {
         tracing::warn!(error = %e, video_id = %event.video_id, seq = event.seq, "bus publish failed");
     }
-    state.video.webhooks.deliver(task, event);
 }
 
 /// After a user's cancel committed (and was published): call the webhook, and tell the
 /// provider to cancel or delete the job, waiting at most a moment for it.
-pub async fn after_cancel(state: &AppState, task: &Task, event: &TaskEvent) {
+pub async fn after_cancel(state: &TaskContext, task: &Task, event: &TaskEvent) {
     task_finished(task, event);
     state.video.webhooks.deliver(task, event);
     cancel_at_provider(state, task, PROVIDER_CANCEL_WAIT).await;
 }
 
 /// Best effort: asks the task's provider (as configured on this node) to cancel its job.
-pub async fn cancel_at_provider(state: &AppState, task: &Task, wait: Duration) {
+pub async fn cancel_at_provider(state: &TaskContext, task: &Task, wait: Duration) {
     if let Some(provider) = state.video.providers.get(&task.provider) {
         cancel_job(provider.as_ref(), task, wait).await;
     }

@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::config::Settings;
+use super::context::{TaskContext, TaskSettings};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// Folder of uploads inside the data dir (task rows keep `uploads/<uuid>.<ext>`).
 pub const DIR: &str = "uploads";
@@ -49,7 +48,7 @@ fn is_upload_name(name: &str) -> bool {
 }
 
 /// Writes `image` under a new name (through a temporary file) and returns its relative path.
-pub async fn save(settings: &Settings, image: &ImageData) -> ApiResult<String> {
+pub async fn save(settings: &TaskSettings, image: &ImageData) -> ApiResult<String> {
     let rel = format!("{DIR}/{}.{}", uuid::Uuid::new_v4(), image.ext);
     let path = settings.data_dir.join(&rel);
     let tmp = path.with_extension("part");
@@ -68,7 +67,7 @@ pub async fn save(settings: &Settings, image: &ImageData) -> ApiResult<String> {
 }
 
 /// The stored image at `rel` (for a retry, which gets its own copy), if it is still there.
-pub async fn read(settings: &Settings, rel: &str) -> Option<ImageData> {
+pub async fn read(settings: &TaskSettings, rel: &str) -> Option<ImageData> {
     if !is_upload_path(rel) {
         return None;
     }
@@ -85,7 +84,7 @@ pub async fn read(settings: &Settings, rel: &str) -> Option<ImageData> {
 }
 
 /// Deletes a stored upload (best effort; paths this module did not make are left alone).
-pub async fn remove(settings: &Settings, rel: &str) {
+pub async fn remove(settings: &TaskSettings, rel: &str) {
     if !is_upload_path(rel) {
         tracing::warn!(path = rel, "not removing an unexpected upload path");
         return;
@@ -101,8 +100,8 @@ pub async fn remove(settings: &Settings, rel: &str) {
 /// Fetches a `referenceImageUrl` once, at creation, through the guarded outbound client:
 /// at most `TASKHUB_REFERENCE_FETCH_TIMEOUT_MS` in all and `max_upload_bytes` of PNG, JPEG
 /// or WebP. Any failure is a 422 on `referenceImageUrl` (nothing has been charged yet).
-pub async fn fetch_reference(state: &AppState, url: &str) -> ApiResult<ImageData> {
-    let ms = state.settings.poller.reference_fetch_timeout_ms.max(1);
+pub async fn fetch_reference(state: &TaskContext, url: &str) -> ApiResult<ImageData> {
+    let ms = state.settings.uploads.reference_fetch_timeout_ms.max(1);
     let refuse = |m: String| ApiError::field("referenceImageUrl", m);
     match tokio::time::timeout(Duration::from_millis(ms), fetch(state, url)).await {
         Ok(Ok(image)) => Ok(image),
@@ -111,7 +110,7 @@ pub async fn fetch_reference(state: &AppState, url: &str) -> ApiResult<ImageData
     }
 }
 
-async fn fetch(state: &AppState, url: &str) -> Result<ImageData, String> {
+async fn fetch(state: &TaskContext, url: &str) -> Result<ImageData, String> {
     let client = state.video.outbound.client_for(url)?;
     let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
     let status = resp.status();
@@ -150,8 +149,8 @@ async fn fetch(state: &AppState, url: &str) -> Result<ImageData, String> {
 }
 
 /// Every `TASKHUB_UPLOAD_SWEEP_INTERVAL_SECS`, removes uploads no task refers to.
-pub fn spawn_orphan_sweep(state: AppState) {
-    let p = &state.settings.poller;
+pub fn spawn_orphan_sweep(state: TaskContext) {
+    let p = &state.settings.uploads;
     let every = Duration::from_secs(p.upload_sweep_interval_secs);
     let grace = Duration::from_secs(p.upload_orphan_grace_secs);
     let shutdown = state.shutdown.clone();
@@ -170,7 +169,7 @@ pub fn spawn_orphan_sweep(state: AppState) {
 /// Removes files in the uploads folder older than `grace` that no task refers to (and
 /// leftover temporary files); returns how many. The grace period covers a creation that has
 /// written its file but not yet committed its task.
-pub async fn sweep_orphans(state: &AppState, grace: Duration) -> anyhow::Result<usize> {
+pub async fn sweep_orphans(state: &TaskContext, grace: Duration) -> anyhow::Result<usize> {
     let dir = state.settings.data_dir.join(DIR);
     let mut entries = match tokio::fs::read_dir(&dir).await {
         Ok(e) => e,
@@ -204,7 +203,7 @@ async fn old_enough(path: &Path, grace: Duration) -> bool {
 }
 
 /// The uploads folder of `settings` (tests look inside it).
-pub fn dir(settings: &Settings) -> PathBuf {
+pub fn dir(settings: &TaskSettings) -> PathBuf {
     settings.data_dir.join(DIR)
 }
 

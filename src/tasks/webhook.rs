@@ -13,8 +13,9 @@ use sha2::Sha256;
 use tokio::sync::Semaphore;
 
 use super::outbound::Outbound;
-use crate::config::{Secret, Settings};
+use super::settings::WebhookSettings;
 use crate::domain::TaskEvent;
+use crate::secret::Secret;
 use crate::store::Task;
 
 /// Deliveries in flight per node.
@@ -29,11 +30,11 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn new(settings: &Settings, outbound: Outbound) -> Self {
+    pub fn new(settings: &WebhookSettings, outbound: Outbound) -> Self {
         Self {
             outbound,
-            secret: settings.poller.webhook_secret.clone(),
-            timeout: Duration::from_millis(settings.poller.webhook_timeout_ms.max(1)),
+            secret: settings.webhook_secret.clone(),
+            timeout: Duration::from_millis(settings.webhook_timeout_ms.max(1)),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }

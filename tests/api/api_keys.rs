@@ -1,11 +1,12 @@
 //! API keys (`X-API-Key`, shown once, stored hashed, revocable, switchable off) and the
 //! `taskhub admin grant EMAIL` command.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
+
+const KEY: &str = "X-API-Key";
 
 crate::backend_tests!(
     api_keys_authenticate_until_revoked,
@@ -13,37 +14,15 @@ crate::backend_tests!(
     admin_grant_command
 );
 
-async fn with_key(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .header("X-API-Key", key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn api_keys_authenticate_until_revoked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("keyholder").await;
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/users/api-keys",
-            Some(&tok),
-            Some(json!({"name": "ci"})),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app
+        .post("/api/users/api-keys")
+        .auth(&tok)
+        .json(json!({"name": "ci"}))
+        .await
+        .expect(201);
     let key = v["data"]["key"].as_str().unwrap().to_string();
     let id = v["data"]["id"].as_str().unwrap().to_string();
     assert!(key.starts_with(v["data"]["prefix"].as_str().unwrap()));
@@ -55,102 +34,56 @@ async fn api_keys_authenticate_until_revoked(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(n, 0);
-    let (_, list) = app
-        .json(Method::GET, "/api/users/api-keys", Some(&tok), None)
-        .await;
+    let list = app.get("/api/users/api-keys").auth(&tok).await.body;
     assert_eq!(list["data"]["items"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(&key), "the key is shown once");
 
-    let (s, c) = with_key(&app, Method::GET, "/api/users/credits", &key, None).await;
-    assert_eq!((s, c["data"]["credits"].as_i64()), (200, Some(100)));
-    let (s, t) = with_key(
-        &app,
-        Method::POST,
-        "/api/video/tasks",
-        &key,
-        Some(json!({"prompt": "by key"})),
-    )
-    .await;
-    assert_eq!(s, 201, "{t}");
-    let (s, _) = with_key(
-        &app,
-        Method::POST,
-        "/api/users/api-keys",
-        &key,
-        Some(json!({"name": "more"})),
-    )
-    .await;
-    assert_eq!(s, 403, "a key cannot mint keys");
-    let (s, _) = with_key(
-        &app,
-        Method::GET,
-        "/api/users/credits",
-        "thk_not-a-real-key",
-        None,
-    )
-    .await;
-    assert_eq!(s, 401);
+    let credits = |key: &str| app.get("/api/users/credits").header(KEY, key);
+    let c = credits(&key).await.expect(200);
+    assert_eq!(c["data"]["credits"], 100);
+    app.post("/api/video/tasks")
+        .header(KEY, &key)
+        .json(json!({"prompt": "by key"}))
+        .await
+        .expect(201);
+    app.post("/api/users/api-keys")
+        .header(KEY, &key)
+        .json(json!({"name": "more"}))
+        .await
+        .expect_because(403, "a key cannot mint keys");
+    credits("thk_not-a-real-key").await.expect(401);
     let other = app.token("thief").await;
-    let (s, _) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/users/api-keys/{id}"),
-            Some(&other),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404, "someone else's key");
-    let (s, v) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/users/api-keys/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!((s, v["data"]["revokedAt"].is_string()), (200, true));
-    let (s, _) = with_key(&app, Method::GET, "/api/users/credits", &key, None).await;
-    assert_eq!(s, 401, "revoked");
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/users/api-keys",
-            Some(&tok),
-            Some(json!({"name": ""})),
-        )
-        .await;
-    assert_eq!(s, 422);
+    app.delete(format!("/api/users/api-keys/{id}"))
+        .auth(&other)
+        .await
+        .expect_because(404, "someone else's key");
+    let v = app
+        .delete(format!("/api/users/api-keys/{id}"))
+        .auth(&tok)
+        .await
+        .expect(200);
+    assert!(v["data"]["revokedAt"].is_string(), "{v}");
+    credits(&key).await.expect_because(401, "revoked");
+    app.post("/api/users/api-keys")
+        .auth(&tok)
+        .json(json!({"name": ""}))
+        .await
+        .expect(422);
     assert_ledger_invariant(&app).await;
 }
 
 async fn api_keys_can_be_turned_off(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.billing.api_keys = false).await;
     let tok = app.token("nokeys").await;
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/users/api-keys",
-            Some(&tok),
-            Some(json!({"name": "x"})),
-        )
-        .await;
-    assert_eq!(s, 403);
-    let (s, v) = with_key(
-        &app,
-        Method::GET,
-        "/api/users/credits",
-        "thk_anything",
-        None,
-    )
-    .await;
-    assert_eq!(s, 401);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not accepted"),
-        "{v}"
-    );
+    app.post("/api/users/api-keys")
+        .auth(&tok)
+        .json(json!({"name": "x"}))
+        .await
+        .expect(403);
+    app.get("/api/users/credits")
+        .header(KEY, "thk_anything")
+        .await
+        .expect_message(401, "not accepted");
     assert_ledger_invariant(&app).await;
 }
 

@@ -1,7 +1,6 @@
-use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{without_request_id, Backend, TestApp};
 
 crate::backend_tests!(
     register_login_refresh_logout,
@@ -18,136 +17,74 @@ async fn register_login_refresh_logout(backend: Backend) {
 
     // Login by email (any case) and by username; wrong password and unknown user alike.
     for login in ["ALICE@example.com", "alice"] {
-        let (s, v) = app
-            .json(
-                Method::POST,
-                "/api/auth/login",
-                None,
-                Some(json!({"login": login, "password": "fake-password-123"})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
+        let body = json!({"login": login, "password": "fake-password-123"});
+        app.post("/api/auth/login").json(body).await.expect(200);
     }
-    let (s1, wrong) = app
-        .json(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "alice", "password": "nope-nope-nope"})),
-        )
-        .await;
-    let (s2, unknown) = app
-        .json(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "who@example.com", "password": "nope-nope-nope"})),
-        )
-        .await;
-    assert_eq!((s1, s2), (401, 401));
+    let login = |body| app.post("/api/auth/login").json(body);
+    let wrong = login(json!({"username": "alice", "password": "nope-nope-nope"})).await;
+    let unknown = login(json!({"email": "who@example.com", "password": "nope-nope-nope"})).await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
     assert_eq!(
-        crate::helpers::without_request_id(wrong)["error"],
-        crate::helpers::without_request_id(unknown)["error"],
+        without_request_id(wrong.body)["error"],
+        without_request_id(unknown.body)["error"],
         "same answer for unknown user and wrong password"
     );
 
     let token = reg["accessToken"].as_str().unwrap();
-    let (s, me) = app
-        .json(Method::GET, "/api/auth/me", Some(token), None)
-        .await;
-    assert_eq!(s, 200);
+    let me = app.get("/api/auth/me").auth(token).await.expect(200);
     assert_eq!(me["data"]["username"], "alice");
-    let (s, _) = app
-        .json(Method::GET, "/api/auth/me", Some("not-a-jwt"), None)
-        .await;
-    assert_eq!(s, 401);
+    app.get("/api/auth/me").auth("not-a-jwt").await.expect(401);
 
     let rt = reg["refreshToken"].as_str().unwrap();
-    let (s, refreshed) = app
-        .json(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": rt})),
-        )
-        .await;
-    assert_eq!(s, 200, "{refreshed}");
+    let refresh = |rt: &str| {
+        app.post("/api/auth/refresh")
+            .json(json!({"refreshToken": rt}))
+    };
+    let refreshed = refresh(rt).await.expect(200);
     let rt2 = refreshed["data"]["refreshToken"].as_str().unwrap();
     assert_ne!(rt, rt2, "refresh tokens rotate");
 
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/auth/logout",
-            None,
-            Some(json!({"refreshToken": rt2})),
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": rt2})),
-        )
-        .await;
-    assert_eq!(s, 401, "a logged-out refresh token is dead");
+    app.post("/api/auth/logout")
+        .json(json!({"refreshToken": rt2}))
+        .await
+        .expect(200);
+    refresh(rt2)
+        .await
+        .expect_because(401, "a logged-out refresh token is dead");
 }
 
 async fn refresh_reuse_revokes_login(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let reg = app.register("bob").await;
     let rt1 = reg["refreshToken"].as_str().unwrap();
-    let (_, r2) = app
-        .json(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": rt1})),
-        )
-        .await;
+    let refresh = |rt: &str| {
+        app.post("/api/auth/refresh")
+            .json(json!({"refreshToken": rt}))
+    };
+    let r2 = refresh(rt1).await.body;
     let rt2 = r2["data"]["refreshToken"].as_str().unwrap().to_string();
     // Replaying the spent token revokes the whole login, including the newest token.
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": rt1})),
-        )
-        .await;
-    assert_eq!(s, 401);
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refreshToken": rt2})),
-        )
-        .await;
-    assert_eq!(
-        s, 401,
-        "the newest token of a replayed login is revoked too"
-    );
+    refresh(rt1).await.expect(401);
+    refresh(&rt2)
+        .await
+        .expect_because(401, "the newest token of a replayed login is revoked too");
 }
 
 async fn duplicate_and_invalid_registration(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.register("carol").await;
-    let (s, v) = app.json(Method::POST, "/api/auth/register", None, Some(json!({"username": "carol", "email": "other@example.com", "password": "fake-password-123"}))).await;
-    assert_eq!(s, 409, "{v}");
-    let (s, v) = app.json(Method::POST, "/api/auth/register", None, Some(json!({"username": "carol2", "email": "CAROL@example.com", "password": "fake-password-123"}))).await;
-    assert_eq!(s, 409, "emails are case-insensitive: {v}");
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/auth/register",
-            None,
-            Some(json!({"username": "x", "email": "bad", "password": "short"})),
-        )
-        .await;
-    assert_eq!(s, 422);
+    let register = |body| app.post("/api/auth/register").json(body);
+    register(
+        json!({"username": "carol", "email": "other@example.com", "password": "fake-password-123"}),
+    )
+    .await
+    .expect(409);
+    register(json!({"username": "carol2", "email": "CAROL@example.com", "password": "fake-password-123"}))
+        .await
+        .expect_because(409, "emails are case-insensitive");
+    let v = register(json!({"username": "x", "email": "bad", "password": "short"}))
+        .await
+        .expect(422);
     for f in ["username", "email", "password"] {
         assert!(v["error"]["fields"][f].is_string(), "{f} reported: {v}");
     }
@@ -158,21 +95,15 @@ async fn duplicate_and_invalid_registration(backend: Backend) {
 async fn production_disables_test_login_and_pages() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.env = taskhub::config::Environment::Production;
-        s.jwt_secret = taskhub::config::Secret::new("fake-production-secret-0123456789abcdefgh");
+        s.jwt_secret = taskhub::secret::Secret::new("fake-production-secret-0123456789abcdefgh");
     })
     .await;
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/auth/test/login?email=a@example.com",
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(s, 403, "{v}");
+    app.post("/api/auth/test/login?email=a@example.com")
+        .await
+        .expect(403);
     for page in ["/test-pages/websocket-test.html", "/clients/js/taskhub.js"] {
-        let (s, _) = app.json(Method::GET, page, None, None).await;
-        assert_eq!(s, 404, "{page} is not served in production");
+        let why = format!("{page} is not served in production");
+        app.get(page).await.expect_because(404, &why);
     }
     let home = app.get_text("/").await;
     assert!(
@@ -186,36 +117,22 @@ async fn production_disables_test_login_and_pages() {
         "/test-pages/api-test.html",
         "/clients/js/taskhub.js",
     ] {
-        let resp = dev.client.get(dev.url(page)).send().await.unwrap();
-        assert_eq!(
-            resp.status().as_u16(),
-            200,
-            "{page} is served in development"
-        );
+        let why = format!("{page} is served in development");
+        dev.get(page).await.expect_because(200, &why);
     }
     let home = dev.get_text("/").await;
     assert!(
         home.contains("/test-pages/websocket-test.html")
             && home.contains("/test-pages/api-test.html")
     );
-    let (s, v) = dev
-        .json(
-            Method::POST,
-            "/api/auth/test/login?email=qa@example.com",
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let (s2, v2) = dev
-        .json(
-            Method::POST,
-            "/api/auth/test/login?email=QA@example.com",
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(s2, 200);
+    let v = dev
+        .post("/api/auth/test/login?email=qa@example.com")
+        .await
+        .expect(200);
+    let v2 = dev
+        .post("/api/auth/test/login?email=QA@example.com")
+        .await
+        .expect(200);
     assert_eq!(
         v["data"]["user"]["id"], v2["data"]["user"]["id"],
         "same user on the second test login"
@@ -224,7 +141,7 @@ async fn production_disables_test_login_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let mut weak = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
     weak.env = taskhub::config::Environment::Production;
-    weak.jwt_secret = taskhub::config::Secret::new("short");
+    weak.jwt_secret = taskhub::secret::Secret::new("short");
     let err = taskhub::startup::Application::build(weak)
         .await
         .err()
@@ -237,7 +154,7 @@ async fn production_disables_test_login_and_pages() {
 async fn dev_secret_is_generated_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = crate::helpers::test_settings(Backend::Sqlite, dir.path()).await;
-    s.jwt_secret = taskhub::config::Secret::default();
+    s.jwt_secret = taskhub::secret::Secret::default();
     let mut first = s.clone();
     first.ensure_jwt_secret().unwrap();
     let mut second = s.clone();

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Call, Reply, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 
 crate::backend_tests!(
@@ -16,11 +16,13 @@ crate::backend_tests!(
 );
 
 pub async fn credits(app: &TestApp, tok: &str) -> Value {
-    let (s, v) = app
-        .json(Method::GET, "/api/users/credits", Some(tok), None)
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["data"].clone()
+    app.get("/api/users/credits").auth(tok).await.expect(200)["data"].clone()
+}
+
+/// `GET /api/users/credits/transactions?{query}` as `tok`.
+pub fn transactions(app: &TestApp, tok: &str, query: &str) -> Call {
+    app.get(format!("/api/users/credits/transactions?{query}"))
+        .auth(tok)
 }
 
 pub fn failed() -> TaskChange {
@@ -34,35 +36,20 @@ pub fn failed() -> TaskChange {
     }
 }
 
-pub async fn create(app: &TestApp, tok: &str, body: Value) -> (u16, Value) {
-    app.json(Method::POST, "/api/video/tasks", Some(tok), Some(body))
-        .await
-}
-
 async fn concurrent_creations_spend_exactly_the_balance(backend: Backend) {
     // 200 credits at 20 a task: exactly 10 of 200 concurrent creations may succeed.
     let app = TestApp::spawn_with(backend, |s| s.billing.signup_bonus_credits = 200).await;
     let tok = app.token("racer").await;
     let mut handles = Vec::new();
     for i in 0..200 {
-        let (client, url, tok) = (app.client.clone(), app.url("/api/video/tasks"), tok.clone());
-        handles.push(tokio::spawn(async move {
-            let resp = client
-                .post(url)
-                .bearer_auth(tok)
-                .json(&json!({"prompt": format!("race {i}")}))
-                .send()
-                .await
-                .expect("request");
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            (status, body)
-        }));
+        let body = json!({"prompt": format!("race {i}")});
+        let call = app.post_task(&tok, body);
+        handles.push(tokio::spawn(call.send()));
     }
     let mut created = 0;
     let mut refused = 0;
     for h in handles {
-        let (status, body) = h.await.unwrap();
+        let Reply { status, body } = h.await.unwrap();
         match status {
             201 => created += 1,
             402 => {
@@ -80,14 +67,11 @@ async fn concurrent_creations_spend_exactly_the_balance(backend: Backend) {
         (c["credits"].as_i64(), c["totalSpent"].as_i64()),
         (Some(0), Some(200))
     );
-    let (_, list) = app
-        .json(
-            Method::GET,
-            "/api/video/tasks?pageSize=100",
-            Some(&tok),
-            None,
-        )
-        .await;
+    let list = app
+        .get("/api/video/tasks?pageSize=100")
+        .auth(&tok)
+        .await
+        .body;
     assert_eq!(list["data"]["total"], 10);
     assert_ledger_invariant(&app).await;
 }
@@ -130,20 +114,7 @@ async fn failure_refunds_once_even_when_processed_twice(backend: Backend) {
         .collect();
     assert_eq!(kinds, vec![("spent", -20), ("refunded", 20)]);
     assert_eq!(credits(&app, &tok).await["credits"], 100);
-    let (_, ev) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    let last = ev["data"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = app.task_events(&tok, &id).await.pop().unwrap();
     assert_eq!(
         (
             last["type"].as_str(),
@@ -158,39 +129,19 @@ async fn cancel_and_retry_move_credits(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("canceller").await;
     let id = app.create_task_id(&tok, "never mind").await;
-    let (s, v) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/cancel"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
+    let v = app.cancel_task(&tok, &id).await.expect(200);
     assert_eq!(v["data"]["creditsRefunded"], 20);
-    let (_, ev) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events?sinceSeq=1"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let ev = app
+        .task_call(Method::GET, &tok, &id, "/events?sinceSeq=1")
+        .await
+        .body;
     assert_eq!(ev["data"]["events"][0]["payload"]["creditsRefunded"], 20);
     assert_eq!(credits(&app, &tok).await["credits"], 100);
 
     // A retry is a new task and is charged again.
     let id = app.create_task_id(&tok, "again").await;
     app.state.store.apply_change(&id, &failed()).await.unwrap();
-    let (s, retried) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/retry"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 201, "{retried}");
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     assert_eq!(retried["data"]["creditsCharged"], 20);
     let c = credits(&app, &tok).await;
     assert_eq!(

@@ -8,8 +8,7 @@ use crate::helpers::{Backend, TestApp};
 #[tokio::test]
 async fn every_documented_operation_is_served() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (s, doc) = app.json(Method::GET, "/openapi.json", None, None).await;
-    assert_eq!(s, 200);
+    let doc = app.get("/openapi.json").await.expect(200);
     assert_eq!(doc["openapi"], "3.1.0");
     let mut count = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
@@ -36,7 +35,7 @@ async fn every_documented_operation_is_served() {
                 .replace("{userId}", "user_missing")
                 .replace("{file}", "video_missing.mp4");
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let resp = app.call(m, &path, None, None).await;
+            let resp = app.request(m, &path).response().await;
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
             assert_ne!(status, 405, "{method} {template} is routed for that method");
@@ -61,7 +60,7 @@ async fn every_documented_operation_is_served() {
 #[tokio::test]
 async fn settings_shape_the_document() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (_, doc) = app.json(Method::GET, "/openapi.json", None, None).await;
+    let doc = app.get("/openapi.json").await.expect(200);
     let create = &doc["components"]["schemas"]["CreateTask"];
     assert_eq!(create["properties"]["prompt"]["maxLength"], 32000);
     assert_eq!(
@@ -164,7 +163,7 @@ fn mismatches(
 #[tokio::test]
 async fn served_bodies_match_their_documented_schemas() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (_, doc) = app.json(Method::GET, "/openapi.json", None, None).await;
+    let doc = app.get("/openapi.json").await.expect(200);
     let token = app.token("schemas").await;
     let task = app.create_task_id(&token, "a lighthouse").await;
     let key_body = serde_json::json!({"name": "ci"});
@@ -250,8 +249,14 @@ async fn served_bodies_match_their_documented_schemas() {
     ];
     for (method, path, template, body, status) in calls {
         let m = method.as_str().to_lowercase();
-        let (s, served) = app.json(method, &path, Some(&token), body).await;
-        assert_eq!(s.to_string(), status, "{m} {path}: {served}");
+        let call = app.request(method, &path).auth(&token);
+        let call = match body {
+            Some(b) => call.json(b),
+            None => call,
+        };
+        let reply = call.await;
+        let served = reply.body;
+        assert_eq!(reply.status.to_string(), status, "{m} {path}: {served}");
         let schema = &doc["paths"][template][&m]["responses"][status]["content"]
             ["application/json"]["schema"];
         assert!(schema.is_object(), "{m} {template} documents {status}");

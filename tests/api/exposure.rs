@@ -4,8 +4,9 @@
 
 use reqwest::Method;
 use serde_json::json;
-use taskhub::config::{Environment, Secret, Settings};
+use taskhub::config::{Environment, Settings};
 use taskhub::providers::simulator::{MAX_ID_BYTES, MAX_JSON_BODY, MOUNT_V1};
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::store::NewPayment;
 
@@ -19,7 +20,7 @@ fn sim(path: &str) -> String {
 
 async fn simulator_create(app: &TestApp) -> u16 {
     let body = json!({"prompt": "a fox", "seconds": 4});
-    app.json(Method::POST, &sim(""), None, Some(body)).await.0
+    app.post(sim("")).json(body).await.status
 }
 
 #[tokio::test]
@@ -32,7 +33,10 @@ async fn the_simulator_is_mounted_only_in_development_with_its_provider() {
     })
     .await;
     assert_eq!(simulator_create(&prod).await, 404, "not in production");
-    let openai = TestApp::spawn_with(Backend::Sqlite, |s| s.provider = "openai".into()).await;
+    let openai = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.providers.provider = taskhub::providers::settings::ProviderKind::OpenAi
+    })
+    .await;
     assert_eq!(
         simulator_create(&openai).await,
         404,
@@ -45,48 +49,35 @@ async fn simulator_ids_and_bodies_are_bounded() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let long = "video_sim_".to_string() + &"A".repeat(MAX_ID_BYTES);
     for method in [Method::GET, Method::DELETE] {
-        let (s, v) = app
-            .json(method.clone(), &sim(&format!("/{long}")), None, None)
-            .await;
+        let r = app.request(method.clone(), sim(&format!("/{long}"))).await;
         assert_eq!(
-            (s, v["error"]["code"].as_str()),
+            (r.status, r.code()),
             (400, Some("invalid_id")),
-            "{method}: {v}"
+            "{method}: {}",
+            r.body
         );
     }
-    let (s, _) = app
-        .json(Method::GET, &sim(&format!("/{long}/content")), None, None)
-        .await;
-    assert_eq!(s, 400);
+    app.get(sim(&format!("/{long}/content"))).await.expect(400);
     // A JSON create body over the cap is refused before it is parsed.
     let big = json!({"prompt": "x".repeat(MAX_JSON_BODY + 1)});
-    let (s, _) = app.json(Method::POST, &sim(""), None, Some(big)).await;
-    assert_eq!(s, 413);
+    app.post(sim("")).json(big).await.expect(413);
     // An oversized model (it would be carried in the id) is refused.
-    let (s, _) = app
-        .json(
-            Method::POST,
-            &sim(""),
-            None,
-            Some(json!({"prompt": "x", "model": "m".repeat(200)})),
-        )
-        .await;
-    assert_eq!(s, 400);
+    app.post(sim(""))
+        .json(json!({"prompt": "x", "model": "m".repeat(200)}))
+        .await
+        .expect(400);
     // Ids the simulator issues are well within the cap and still work after the checks.
-    let (s, v) = app
-        .json(Method::POST, &sim(""), None, Some(json!({"prompt": "x"})))
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let v = app
+        .post(sim(""))
+        .json(json!({"prompt": "x"}))
+        .await
+        .expect(200);
     let id = v["id"].as_str().unwrap();
     assert!(id.len() <= MAX_ID_BYTES);
-    let (s, _) = app
-        .json(Method::DELETE, &sim(&format!("/{id}")), None, None)
-        .await;
-    assert_eq!(s, 200);
-    let (s, _) = app
-        .json(Method::GET, &sim(&format!("/{id}")), None, None)
-        .await;
-    assert_eq!(s, 404, "deleted");
+    app.delete(sim(&format!("/{id}"))).await.expect(200);
+    app.get(sim(&format!("/{id}")))
+        .await
+        .expect_because(404, "deleted");
 }
 
 #[tokio::test]
@@ -126,11 +117,7 @@ async fn balance(app: &TestApp, tok: &str) -> i64 {
 async fn dev_complete_is_for_local_test_payments_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("payer").await;
-    let me = app
-        .json(Method::GET, "/api/auth/me", Some(&tok), None)
-        .await
-        .1;
-    let user_id = me["data"]["id"].as_str().expect("user id").to_string();
+    let user_id = app.user_id(&tok).await;
     let before = balance(&app, &tok).await;
     // A payment that goes through Stripe (as `create` stores it before opening Checkout).
     let stripe = app
@@ -147,12 +134,10 @@ async fn dev_complete_is_for_local_test_payments_only(backend: Backend) {
         .await
         .unwrap();
     let path = format!("/api/payments/{}/dev-complete", stripe.id);
-    let (s, v) = app.json(Method::POST, &path, Some(&tok), None).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (403, Some("notLocalTestPayment")),
-        "{v}"
-    );
+    app.post(&path)
+        .auth(&tok)
+        .await
+        .expect_error(403, "notLocalTestPayment");
     assert_eq!(
         app.state
             .store
@@ -165,7 +150,6 @@ async fn dev_complete_is_for_local_test_payments_only(backend: Backend) {
     assert_eq!(balance(&app, &tok).await, before, "nothing granted");
 
     // A local test payment still completes.
-    let (s, v) = app.buy_local_test_credits(&tok, "trial").await;
-    assert_eq!(s, 200, "{v}");
+    app.buy_local_test_credits(&tok, "trial").await.expect(200);
     assert!(balance(&app, &tok).await > before);
 }

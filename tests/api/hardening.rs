@@ -2,8 +2,7 @@
 //! media URLs signed at read time with an expiry, `nosniff`, and pruning of dead refresh
 //! tokens and old Stripe event ids.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use taskhub::domain::lifecycle::{TaskChange, TaskResult, TaskStatus};
 use taskhub::domain::time::now_ms;
 use taskhub::media::MediaUrls;
@@ -29,15 +28,11 @@ async fn unknown_fields_on_money_routes_are_refused_and_nothing_is_charged(backe
     let before = credits(&app, &tok).await["credits"].as_i64().unwrap();
     // snake_case instead of camelCase: silently a text task before; now a 422 naming it.
     let body = json!({"prompt": "a fox", "seconds": 4, "reference_image_url": "https://img.example/f.png"});
-    let (s, v) = app
-        .json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
-        .await;
-    assert_eq!(s, 422, "{v}");
+    let v = app
+        .post_task(&tok, body)
+        .await
+        .expect_invalid("reference_image_url");
     assert_eq!(v["error"]["code"], "validationFailed");
-    assert!(
-        v["error"]["fields"]["reference_image_url"].is_string(),
-        "{v}"
-    );
     assert!(v["error"]["message"]
         .as_str()
         .unwrap()
@@ -51,64 +46,30 @@ async fn unknown_fields_on_money_routes_are_refused_and_nothing_is_charged(backe
         .text("prompt", "a fox")
         .text("qualty", "hd")
         .part("image", part);
-    let resp = app
-        .client
-        .post(app.url("/api/video/tasks"))
-        .bearer_auth(&tok)
+    app.post("/api/video/tasks")
+        .auth(&tok)
         .multipart(form)
-        .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
-    let v: Value = resp.json().await.unwrap();
-    assert!(v["error"]["fields"]["qualty"].is_string(), "{v}");
+        .expect_invalid("qualty");
     // Payments: an unknown field is named too.
     let body = json!({"package": "trial", "returnUrl": "http://localhost/x", "localTest": true, "credits": 1000000});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["fields"]["credits"].is_string()),
-        (422, true),
-        "{v}"
-    );
+    app.post_payment(&tok, body).await.expect_invalid("credits");
     // Nothing was created or charged.
-    let (_, list) = app
-        .json(Method::GET, "/api/video/tasks", Some(&tok), None)
-        .await;
+    let list = app.get("/api/video/tasks").auth(&tok).await.body;
     assert_eq!(list["data"]["total"], 0, "{list}");
     assert_eq!(credits(&app, &tok).await["credits"].as_i64(), Some(before));
     // The documented alias `duration` still works.
     let body = json!({"prompt": "a fox", "duration": 4});
-    let (s, v) = app
-        .json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_task(&tok, body).await.expect(201);
     // Retry repeats the task as it was: a body with fields is refused.
     let id = v["data"]["videoId"].as_str().unwrap().to_string();
     let failed = crate::billing::failed();
     drive(&app.state, &id, failed).await;
-    let retry = format!("/api/video/tasks/{id}/retry");
-    let (s, v) = app
-        .json(
-            Method::POST,
-            &retry,
-            Some(&tok),
-            Some(json!({"quality": "hd"})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["fields"]["quality"].is_string()),
-        (422, true),
-        "{v}"
-    );
-    let (s, v) = app.json(Method::POST, &retry, Some(&tok), None).await;
-    assert_eq!(s, 201, "{v}");
+    app.retry_task(&tok, &id)
+        .json(json!({"quality": "hd"}))
+        .await
+        .expect_invalid("quality");
+    app.retry_task(&tok, &id).await.expect(201);
 }
 
 async fn payment_return_url_must_be_on_an_allowed_origin(backend: Backend) {
@@ -121,32 +82,18 @@ async fn payment_return_url_must_be_on_an_allowed_origin(backend: Backend) {
         "//evil.example/",
     ] {
         let body = json!({"package": "trial", "returnUrl": bad});
-        let (s, v) = app
-            .json(
-                Method::POST,
-                "/api/payments/stripe/create",
-                Some(&tok),
-                Some(body),
-            )
-            .await;
+        let r = app.post_payment(&tok, body).await;
         assert_eq!(
-            (s, v["error"]["code"].as_str()),
+            (r.status, r.code()),
             (422, Some("invalidReturnUrl")),
-            "{bad}: {v}"
+            "{bad}: {}",
+            r.body
         );
     }
     assert!(mock.taken().is_empty(), "Stripe was never called");
     // A path is resolved against the first allowed origin.
     let body = json!({"package": "trial", "returnUrl": "/billing?tab=2"});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    app.post_payment(&tok, body).await.expect(201);
     let reqs = mock.taken();
     assert_eq!(reqs.len(), 1);
     let success = reqs[0].field("success_url").unwrap();
@@ -171,12 +118,8 @@ fn completed_with(video: &str, thumb: Option<&str>) -> TaskChange {
     }
 }
 
-async fn get(app: &TestApp, url: &str) -> reqwest::Response {
-    app.client.get(app.url(url)).send().await.unwrap()
-}
-
 async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.media_url_ttl_secs = 600).await;
+    let app = TestApp::spawn_with(backend, |s| s.media.media_url_ttl_secs = 600).await;
     let tok = app.token("viewer").await;
     let id = app.create_task_id(&tok, "a fox").await;
     let file = format!("{id}.mp4");
@@ -188,14 +131,7 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     // The database holds the key; every read hands out a signed, expiring URL.
     let stored = app.state.store.get_task(&id).await.unwrap();
     assert_eq!(stored.video_url.as_deref(), Some(file.as_str()));
-    let (_, v) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let v = app.get_task(&tok, &id).await.body;
     let url = v["data"]["result"]["videoUrl"]
         .as_str()
         .unwrap()
@@ -212,53 +148,33 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
         .unwrap();
     let now = now_ms() / 1000;
     assert!(exp > now + 300 && exp <= now + 600, "exp {exp} now {now}");
-    let resp = get(&app, &url).await;
+    let resp = app.get(&url).response().await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     assert_eq!(resp.bytes().await.unwrap(), &b"fake video bytes"[..]);
 
     // The event log and the WS snapshot are signed too.
-    let (_, ev) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    let last = ev["data"]["events"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = app.task_events(&tok, &id).await.pop().unwrap();
     let logged = last["payload"]["result"]["videoUrl"].as_str().unwrap();
-    assert_eq!(get(&app, logged).await.status().as_u16(), 200, "{logged}");
+    app.get(logged).await.expect_because(200, logged);
     let mut ws = Ws::authed(&app, &tok).await;
     let sub = ws.subscribe(&id, None).await;
     let shown = sub["task"]["result"]["videoUrl"].as_str().unwrap();
-    assert_eq!(get(&app, shown).await.status().as_u16(), 200, "{shown}");
+    app.get(shown).await.expect_because(200, shown);
 
     // An expired URL: 403 mediaUrlExpired; a forged one: 403 invalidSignature.
-    let urls = MediaUrls::new(&app.state.settings);
+    let urls = MediaUrls::new(&app.state.settings.jwt_secret, &app.state.settings.media);
     let old = urls.url_at(&file, now - 700);
-    let resp = get(&app, &old).await;
-    assert_eq!(resp.status().as_u16(), 403);
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "mediaUrlExpired");
+    app.get(&old).await.expect_error(403, "mediaUrlExpired");
     // A genuine signature with its expiry moved later is a forgery.
     let moved = url.replace(&format!("exp={exp}"), &format!("exp={}", exp + 100_000));
-    let resp = get(&app, &moved).await;
-    assert_eq!(resp.status().as_u16(), 403, "{moved}");
-    let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "invalidSignature");
+    let r = app.get(&moved).await;
     assert_eq!(
-        get(&app, &format!("/media/{file}?sig=00"))
-            .await
-            .status()
-            .as_u16(),
-        403
+        (r.status, r.code()),
+        (403, Some("invalidSignature")),
+        "{moved}"
     );
+    app.get(format!("/media/{file}?sig=00")).await.expect(403);
 
     // A row written by an older version (a full URL without expiry) keeps working.
     let id2 = app.create_task_id(&tok, "an old one").await;
@@ -266,25 +182,18 @@ async fn media_urls_are_signed_when_read_and_expire(backend: Backend) {
     std::fs::write(media_dir.join(&file2), b"older bytes").unwrap();
     let legacy = format!("/media/{file2}?sig=00112233445566778899aabbccddeeff");
     drive(&app.state, &id2, completed_with(&legacy, None)).await;
-    let (_, v) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id2}/content"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let v = app.task_content(&tok, &id2).await.body;
     assert_eq!(v["data"]["copied"], true, "{v}");
     let fresh = v["data"]["url"].as_str().unwrap();
     assert!(
         fresh.starts_with(&format!("/media/{file2}?exp=")),
         "{fresh}"
     );
-    let resp = get(&app, fresh).await;
+    let resp = app.get(fresh).response().await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.bytes().await.unwrap(), &b"older bytes"[..]);
     // Every API response says nosniff as well.
-    let resp = get(&app, "/api/video/models").await;
+    let resp = app.get("/api/video/models").response().await;
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
 }
 

@@ -6,12 +6,17 @@
 
 use std::sync::Arc;
 
-use reqwest::{Client, Method, Response};
+use reqwest::Client;
 use serde_json::{json, Value};
-use taskhub::config::{Secret, Settings};
+use taskhub::config::Settings;
+use taskhub::secret::Secret;
 use taskhub::startup::Application;
 use taskhub::state::AppState;
 use tokio_util::sync::CancellationToken;
+
+mod request;
+mod tasks;
+pub use request::{Call, Reply};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -107,73 +112,40 @@ impl TestApp {
         format!("{}{}", self.addr, path)
     }
 
-    /// Sends `body` as JSON (when given) with an optional bearer token.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Response {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.expect("request")
-    }
-
-    /// Like `call`, returning the status and the parsed JSON body.
-    pub async fn json(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let resp = self.call(method, path, token, body).await;
-        let status = resp.status().as_u16();
-        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-        (status, v)
-    }
-
     /// Buys `package` as a local test payment (development) and completes it with
-    /// `dev-complete`; returns the completion's status and body.
-    pub async fn buy_local_test_credits(&self, token: &str, package: &str) -> (u16, Value) {
+    /// `dev-complete`; returns the completion's reply.
+    pub async fn buy_local_test_credits(&self, token: &str, package: &str) -> Reply {
         let body =
             json!({"package": package, "returnUrl": "http://localhost/x", "localTest": true});
-        let (s, p) = self
-            .json(
-                Method::POST,
-                "/api/payments/stripe/create",
-                Some(token),
-                Some(body),
-            )
-            .await;
-        assert_eq!(s, 201, "{p}");
+        let p = self.post_payment(token, body).await.expect(201);
         let pid = p["data"]["paymentId"].as_str().expect("paymentId");
         let path = format!("/api/payments/{pid}/dev-complete");
-        self.json(Method::POST, &path, Some(token), None).await
+        self.post(path).auth(token).await
     }
 
     /// Registers a user and returns the token response's `data`.
     pub async fn register(&self, name: &str) -> Value {
         let body = json!({"username": name, "email": format!("{name}@example.com"), "password": "fake-password-123"});
-        let (status, v) = self
-            .json(Method::POST, "/api/auth/register", None, Some(body))
-            .await;
-        assert_eq!(status, 201, "register {name}: {v}");
-        v["data"].clone()
+        let reply = self.post("/api/auth/register").json(body).await;
+        reply.expect_because(201, format!("register {name}"))["data"].clone()
     }
 
     /// The id of the user `token` belongs to (from `/api/auth/me`).
     pub async fn user_id(&self, token: &str) -> String {
-        let (_, me) = self
-            .json(Method::GET, "/api/auth/me", Some(token), None)
-            .await;
+        let me = self.get("/api/auth/me").auth(token).await.body;
         me["data"]["id"].as_str().expect("user id").to_string()
+    }
+
+    /// Registers `name`, makes them an admin and returns their access token.
+    pub async fn admin_token(&self, name: &str) -> String {
+        let token = self.token(name).await;
+        let email = format!("{name}@example.com");
+        self.state
+            .store
+            .set_user_role(&email, "admin")
+            .await
+            .unwrap();
+        token
     }
 
     /// Registers a user and returns an access token.
@@ -184,58 +156,17 @@ impl TestApp {
             .to_string()
     }
 
-    /// Posts an image-to-video task as multipart: `prompt` and an `image` part of `mime`.
-    pub async fn post_image_task(
-        &self,
-        token: &str,
-        prompt: &str,
-        image: Vec<u8>,
-        mime: &str,
-    ) -> Response {
-        let part = reqwest::multipart::Part::bytes(image)
-            .file_name("image")
-            .mime_str(mime)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new()
-            .text("prompt", prompt.to_string())
-            .text("seconds", "4")
-            .part("image", part);
-        self.client
-            .post(self.url("/api/video/tasks"))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    /// Creates a text-to-video task and returns its `videoId`.
-    pub async fn create_task_id(&self, token: &str, prompt: &str) -> String {
-        self.create_task(token, prompt).await["videoId"]
-            .as_str()
-            .expect("videoId")
-            .to_string()
-    }
-
     /// GETs `path` without auth and returns the body as text.
     pub async fn get_text(&self, path: &str) -> String {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request");
+        let resp = self.get(path).response().await;
         resp.text().await.expect("body")
     }
 
-    /// Creates a text-to-video task and returns its JSON.
-    pub async fn create_task(&self, token: &str, prompt: &str) -> Value {
-        let body = json!({"prompt": prompt, "model": "sora-2", "seconds": 4, "size": "720x1280"});
-        let (status, v) = self
-            .json(Method::POST, "/api/video/tasks", Some(token), Some(body))
-            .await;
-        assert_eq!(status, 201, "create task: {v}");
-        v["data"].clone()
+    /// `POST /api/payments/stripe/create` with `body`, as `token`.
+    pub fn post_payment(&self, token: &str, body: Value) -> Call {
+        self.post("/api/payments/stripe/create")
+            .auth(token)
+            .json(body)
     }
 }
 

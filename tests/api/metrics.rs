@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
-
 use crate::helpers::{Backend, TestApp};
 use crate::ws_client::Ws;
 
@@ -56,7 +54,7 @@ fn at_least(samples: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)],
 }
 
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let resp = app.get("/metrics").response().await;
     assert_eq!(resp.status().as_u16(), 200);
     let ctype = resp.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ctype.starts_with("text/plain"), "{ctype}");
@@ -66,7 +64,7 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
 async fn metrics_show_a_task_run_end_to_end(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.5;
+        s.providers.simulator_seconds = 0.5;
         s.poller.poll_interval_ms = 100;
     })
     .await;
@@ -76,8 +74,7 @@ async fn metrics_show_a_task_run_end_to_end(backend: Backend) {
     ws.subscribe(&id, Some(0)).await;
     let frames = ws.task_frames_until_terminal(&id).await;
     assert_eq!(frames.last().unwrap()["type"], "taskCompleted");
-    let (s, _) = app.json(Method::GET, "/no/such/route", None, None).await;
-    assert_eq!(s, 404);
+    app.get("/no/such/route").await.expect(404);
     drop(ws);
 
     // The socket's close is counted once its writer has seen it go.
@@ -180,8 +177,7 @@ async fn metrics_show_a_task_run_end_to_end(backend: Backend) {
 #[tokio::test]
 async fn metrics_can_be_closed_or_moved_to_an_admin_address() {
     let closed = TestApp::spawn_with(Backend::Sqlite, |s| s.ops.metrics = false).await;
-    let (s, body) = closed.json(Method::GET, "/metrics", None, None).await;
-    assert_eq!(s, 404, "{body}");
+    closed.get("/metrics").await.expect(404);
 
     let settings_dir = tempfile::tempdir().unwrap();
     let mut settings = crate::helpers::test_settings(Backend::Sqlite, settings_dir.path()).await;
@@ -218,12 +214,7 @@ async fn metrics_can_be_closed_or_moved_to_an_admin_address() {
 async fn every_response_has_a_request_id_and_errors_repeat_it() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // Generated: a UUID in the header, the same in the error body.
-    let resp = app
-        .client
-        .get(app.url("/api/video/tasks"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/video/tasks").response().await;
     assert_eq!(resp.status().as_u16(), 401);
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
@@ -233,12 +224,10 @@ async fn every_response_has_a_request_id_and_errors_repeat_it() {
 
     // Propagated: the client's own id comes back, in the header and the body.
     let resp = app
-        .client
-        .get(app.url("/no/such/route"))
+        .get("/no/such/route")
         .header("x-request-id", "trace-abc.123")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.headers()["x-request-id"], "trace-abc.123");
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["requestId"], "trace-abc.123", "{body}");
@@ -246,12 +235,10 @@ async fn every_response_has_a_request_id_and_errors_repeat_it() {
     // An unusable id (too long) is replaced, not echoed.
     let long = "x".repeat(300);
     let resp = app
-        .client
-        .get(app.url("/health"))
+        .get("/health")
         .header("x-request-id", &long)
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status().as_u16(), 200);
     let got = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(uuid::Uuid::parse_str(&got).is_ok(), "{got}");

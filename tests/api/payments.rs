@@ -2,13 +2,13 @@
 //! the 503 without keys, and development's local test payments. (Webhook and refunds:
 //! `stripe_webhook.rs`.)
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::billing::stripe::sign;
-use taskhub::config::{Environment, Secret, Settings};
+use taskhub::config::{Environment, Settings};
+use taskhub::secret::Secret;
 
 use crate::billing::credits;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Call, Reply, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 use crate::stripe_mock::StripeMock;
 
@@ -30,20 +30,19 @@ pub fn with_stripe(mock: &StripeMock) -> impl FnOnce(&mut Settings) + '_ {
 }
 
 /// Posts `event` to the webhook signed with `secret` at `t` seconds (now when `None`).
-pub async fn webhook(app: &TestApp, event: &Value, secret: &str, t: Option<i64>) -> (u16, Value) {
+pub async fn webhook(app: &TestApp, event: &Value, secret: &str, t: Option<i64>) -> Reply {
     let body = serde_json::to_vec(event).unwrap();
     let t = t.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    let resp = app
-        .client
-        .post(app.url("/api/payments/webhook/stripe"))
+    app.post("/api/payments/webhook/stripe")
         .header("Stripe-Signature", sign(&body, secret, t))
         .header("Content-Type", "application/json")
         .body(body)
-        .send()
         .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET /api/payments/{pid}` as `tok`.
+pub fn payment(app: &TestApp, tok: &str, pid: &str) -> Call {
+    app.get(format!("/api/payments/{pid}")).auth(tok)
 }
 
 pub fn session_event(id: &str, kind: &str, payment: &Value, paid: bool, amount: i64) -> Value {
@@ -63,15 +62,7 @@ pub fn session_event(id: &str, kind: &str, payment: &Value, paid: bool, amount: 
 /// Creates a Stripe payment for `package`; returns its data plus `sessionId` and `userId`.
 pub async fn checkout(app: &TestApp, mock: &StripeMock, tok: &str, package: &str) -> Value {
     let body = json!({"package": package, "returnUrl": "https://app.example/billing?tab=1"});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_payment(tok, body).await.expect(201);
     assert_eq!(mock.taken().len(), 1, "one call to Stripe");
     let mut data = v["data"].clone();
     let stored = app
@@ -91,15 +82,7 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
     let tok = app.token("buyer").await;
     let me = app.register("other").await;
     let body = json!({"package": "standard", "returnUrl": "https://app.example/billing?tab=1"});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_payment(&tok, body).await.expect(201);
     let d = &v["data"];
     let pid = d["paymentId"].as_str().unwrap();
     assert_eq!(
@@ -159,40 +142,15 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
     assert_eq!(got, want);
 
     // The payment is visible to its owner only.
-    let (s, g) = app
-        .json(
-            Method::GET,
-            &format!("/api/payments/{pid}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!((s, g["data"]["status"].as_str()), (200, Some("pending")));
+    let g = payment(&app, &tok, pid).await;
+    assert_eq!(g.expect(200)["data"]["status"], "pending");
     let other = me["accessToken"].as_str().unwrap();
-    let (s, _) = app
-        .json(
-            Method::GET,
-            &format!("/api/payments/{pid}"),
-            Some(other),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404);
+    payment(&app, other, pid).await.expect(404);
     // Stripe refusing the session is a clear 400 and the payment is marked failed.
     let body = json!({"package": "premium", "returnUrl": "https://app.example/"});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 400, "{v}");
-    assert!(v["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Amount too large"));
+    app.post_payment(&tok, body)
+        .await
+        .expect_message(400, "Amount too large");
     for (body, field) in [
         (
             json!({"package": "huge", "returnUrl": "https://a.example/"}),
@@ -203,16 +161,7 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
             "returnUrl",
         ),
     ] {
-        let (s, v) = app
-            .json(
-                Method::POST,
-                "/api/payments/stripe/create",
-                Some(&tok),
-                Some(body),
-            )
-            .await;
-        assert_eq!(s, 422, "{v}");
-        assert!(v["error"]["fields"][field].is_string(), "{v}");
+        app.post_payment(&tok, body).await.expect_invalid(field);
     }
     assert_ledger_invariant(&app).await;
 }
@@ -220,68 +169,27 @@ async fn checkout_session_sends_exact_fields_and_headers(backend: Backend) {
 async fn payments_not_configured_answer_503(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.env = Environment::Production).await;
     let tok = app.token("nokeys").await;
-    let admin = app.token("nokeys-admin").await;
-    app.state
-        .store
-        .set_user_role("nokeys-admin@example.com", "admin")
-        .await
-        .unwrap();
+    let admin = app.admin_token("nokeys-admin").await;
     let body = json!({"package": "trial", "returnUrl": "https://a.example/"});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body.clone()),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (503, Some("paymentsNotConfigured")),
-        "{v}"
-    );
-    let (s, v) = webhook(
-        &app,
-        &json!({"id": "evt_1", "type": "x", "data": {"object": {}}}),
-        WHSEC,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (503, Some("paymentsNotConfigured"))
-    );
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/refund",
-            Some(&admin),
-            Some(json!({"paymentId": "pay_x"})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (503, Some("paymentsNotConfigured")),
-        "{v}"
-    );
+    app.post_payment(&tok, body.clone())
+        .await
+        .expect_error(503, "paymentsNotConfigured");
+    let event = json!({"id": "evt_1", "type": "x", "data": {"object": {}}});
+    webhook(&app, &event, WHSEC, None)
+        .await
+        .expect_error(503, "paymentsNotConfigured");
+    app.post("/api/payments/stripe/refund")
+        .auth(&admin)
+        .json(json!({"paymentId": "pay_x"}))
+        .await
+        .expect_error(503, "paymentsNotConfigured");
     let mut local = body.clone();
     local["localTest"] = json!(true);
-    let (s, _) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(local),
-        )
-        .await;
-    assert_eq!(s, 403, "no local test payments in production");
-    let (s, pk) = app
-        .json(Method::GET, "/api/payments/packages", None, None)
-        .await;
-    assert_eq!(
-        (s, pk["data"]["paymentsConfigured"].as_bool()),
-        (200, Some(false))
-    );
+    app.post_payment(&tok, local)
+        .await
+        .expect_because(403, "no local test payments in production");
+    let pk = app.get("/api/payments/packages").await.expect(200);
+    assert_eq!(pk["data"]["paymentsConfigured"], false);
     let ids: Vec<_> = pk["data"]["packages"]
         .as_array()
         .unwrap()
@@ -308,22 +216,9 @@ async fn payments_not_configured_answer_503(backend: Backend) {
     // Development without keys: still 503, and the answer names the local alternative.
     let dev = TestApp::spawn(backend).await;
     let tok = dev.token("devnokeys").await;
-    let (s, v) = dev
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 503);
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("localTest"),
-        "{v}"
-    );
+    dev.post_payment(&tok, body)
+        .await
+        .expect_message(503, "localTest");
     assert_ledger_invariant(&app).await;
 }
 
@@ -332,15 +227,7 @@ async fn local_test_payment_completes_in_development(backend: Backend) {
     let tok = app.token("qa-tester").await;
     let body =
         json!({"package": "value", "returnUrl": "http://localhost:3000/", "localTest": true});
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/payments/stripe/create",
-            Some(&tok),
-            Some(body),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_payment(&tok, body).await.expect(201);
     let d = &v["data"];
     assert_eq!(
         (d["devMode"].as_bool(), d["provider"].as_str()),
@@ -349,10 +236,11 @@ async fn local_test_payment_completes_in_development(backend: Backend) {
     assert!(d["notice"].as_str().unwrap().contains("DEVELOPMENT ONLY"));
     let url = d["devCompleteUrl"].as_str().unwrap().to_string();
     let other = app.token("stranger").await;
-    let (s, _) = app.json(Method::POST, &url, Some(&other), None).await;
-    assert_eq!(s, 404, "only the payer completes it");
-    let (s, v) = app.json(Method::POST, &url, Some(&tok), None).await;
-    assert_eq!(s, 200, "{v}");
+    app.post(&url)
+        .auth(&other)
+        .await
+        .expect_because(404, "only the payer completes it");
+    let v = app.post(&url).auth(&tok).await.expect(200);
     assert_eq!(
         (
             v["data"]["creditsGranted"].as_i64(),
@@ -364,8 +252,10 @@ async fn local_test_payment_completes_in_development(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("DEVELOPMENT ONLY"));
-    let (s, _) = app.json(Method::POST, &url, Some(&tok), None).await;
-    assert_eq!(s, 409, "completed once");
+    app.post(&url)
+        .auth(&tok)
+        .await
+        .expect_because(409, "completed once");
     assert_eq!(credits(&app, &tok).await["credits"], 1300);
     assert_ledger_invariant(&app).await;
 }

@@ -4,7 +4,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::providers::{JobState, ProviderError, Providers};
 use taskhub::tasks::poller::{Outcome, Poller};
@@ -23,14 +22,7 @@ crate::backend_tests!(
 pub async fn wait_for(app: &TestApp, tok: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, v) = app
-            .json(
-                Method::GET,
-                &format!("/api/video/tasks/{id}"),
-                Some(tok),
-                None,
-            )
-            .await;
+        let v = app.get_task(tok, id).await.body;
         if done(&v["data"]) {
             return v["data"].clone();
         }
@@ -41,15 +33,7 @@ pub async fn wait_for(app: &TestApp, tok: &str, id: &str, done: impl Fn(&Value) 
 
 /// The task's event frames, checked for seqs 1, 2, 3… and progress that never goes down.
 pub async fn events(app: &TestApp, tok: &str, id: &str) -> Vec<Value> {
-    let (_, v) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events"),
-            Some(tok),
-            None,
-        )
-        .await;
-    let events = v["data"]["events"].as_array().unwrap().clone();
+    let events = app.task_events(tok, id).await;
     let seqs: Vec<i64> = events
         .iter()
         .map(|e| e["payload"]["seq"].as_i64().unwrap())
@@ -284,13 +268,12 @@ async fn reference_images_by_url_reach_the_provider(backend: Backend) {
     let (poller, _) = scripted_poller(&app, provider.clone());
     let create = |prompt: &str, url: String| {
         let body = json!({"prompt": prompt, "seconds": 4, "referenceImageUrl": url});
-        app.json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
+        app.post_task(&tok, body)
     };
-    let (s, good) = create("from a png", format!("{images}/a.png")).await;
-    assert_eq!(
-        (s, good["data"]["kind"].as_str()),
-        (201, Some("imageToVideo"))
-    );
+    let good = create("from a png", format!("{images}/a.png"))
+        .await
+        .expect(201);
+    assert_eq!(good["data"]["kind"], "imageToVideo", "{good}");
     poller.poll_once().await.unwrap();
     let image = provider
         .last_image
@@ -304,8 +287,9 @@ async fn reference_images_by_url_reach_the_provider(backend: Backend) {
     );
 
     // The URL is fetched once, at creation: a non-image is a 422 there and no task exists.
-    let (s, bad) = create("from a page", format!("{images}/page")).await;
-    assert_eq!(s, 422, "{bad}");
+    let bad = create("from a page", format!("{images}/page"))
+        .await
+        .expect(422);
     let why = bad["error"]["fields"]["referenceImageUrl"]
         .as_str()
         .unwrap();
@@ -316,9 +300,7 @@ async fn reference_images_by_url_reach_the_provider(backend: Backend) {
         1,
         "nothing sent for a non-image"
     );
-    let (_, list) = app
-        .json(Method::GET, "/api/video/tasks", Some(&tok), None)
-        .await;
+    let list = app.get("/api/video/tasks").auth(&tok).await.body;
     assert_eq!(list["data"]["total"], 1, "{list}");
 }
 

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::providers::simulator::SAMPLE_MP4;
 use taskhub::providers::ProviderError;
@@ -23,21 +22,14 @@ crate::backend_tests!(
 async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.6;
+        s.providers.simulator_seconds = 0.6;
     })
     .await;
     let tok = app.token("viewer").await;
     // Image-to-video goes to the simulator as multipart with `input_reference`.
-    let resp = app
-        .post_image_task(
-            &tok,
-            "animate this",
-            b"\x89PNG\r\n\x1a\nfake".to_vec(),
-            "image/png",
-        )
-        .await;
-    assert_eq!(resp.status().as_u16(), 201);
-    let image_id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
+    let png = b"\x89PNG\r\n\x1a\nfake".to_vec();
+    let image = app.post_image_task(&tok, "animate this", png, "image/png");
+    let image_id = image.await.expect(201)["data"]["videoId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -61,24 +53,14 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
     let events = events(&app, &tok, &id).await;
     assert_eq!(kinds(&events).last().unwrap().0, "taskCompleted");
 
-    let (s, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/content"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{c}");
+    let c = app.task_content(&tok, &id).await.expect(200);
     assert_eq!(c["data"]["copied"], true);
     let url = c["data"]["url"].as_str().unwrap().to_string();
     let resp = app
-        .client
-        .get(app.url(&url))
+        .get(&url)
         .header("range", "bytes=0-1023")
-        .send()
-        .await
-        .unwrap();
+        .response()
+        .await;
     assert_eq!(resp.status().as_u16(), 206, "browsers seek with ranges");
     assert_eq!(resp.headers()["content-type"], "video/mp4");
     assert_eq!(
@@ -86,22 +68,12 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
         format!("bytes 0-1023/{}", SAMPLE_MP4.len())
     );
     assert_eq!(resp.bytes().await.unwrap(), &SAMPLE_MP4[..1024]);
-    let full = app
-        .client
-        .get(app.url(&url))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let full = app.get(&url).response().await.bytes().await.unwrap();
     assert_eq!(full, SAMPLE_MP4);
     let thumb = app
-        .client
-        .get(app.url(c["data"]["thumbnailUrl"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
+        .get(c["data"]["thumbnailUrl"].as_str().unwrap())
+        .response()
+        .await;
     assert_eq!(
         (
             thumb.status().as_u16(),
@@ -117,45 +89,21 @@ async fn a_task_completes_by_itself_and_its_video_plays(backend: Backend) {
         (unsigned.as_str(), 403),
         ("/media/..%2Fjwt_secret?sig=00", 404),
     ] {
-        let s = app
-            .client
-            .get(app.url(bad))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16();
-        assert_eq!(s, status, "{bad}");
+        app.get(bad).await.expect_because(status, bad);
     }
 
-    let (s, _) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
+    app.delete_task(&tok, &id).await.expect(200);
     assert!(
         !app.data_path().join(format!("media/{id}.mp4")).exists(),
         "deleting a task deletes its video"
     );
-    let s = app
-        .client
-        .get(app.url(&url))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    assert_eq!(s, 404);
+    app.get(&url).await.expect(404);
 }
 
 async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.enabled = true;
-        s.poller.simulator_seconds = 0.6;
+        s.providers.simulator_seconds = 0.6;
     })
     .await;
     let tok = app.token("failer").await;
@@ -172,19 +120,11 @@ async fn fail_prompts_end_failed_with_the_error_kept(backend: Backend) {
     assert_eq!(last["type"], "taskFailed");
     assert_eq!(last["payload"]["error"], t["error"]);
     assert!(last["payload"]["creditsRefunded"].is_i64());
-    let (s, _) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/content"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409);
+    app.task_content(&tok, &id).await.expect(409);
 }
 
 async fn cancel_tells_the_provider(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.simulator_seconds = 60.0).await;
+    let app = TestApp::spawn_with(backend, |s| s.providers.simulator_seconds = 60.0).await;
     let tok = app.token("canceller").await;
     let id = app.create_task_id(&tok, "a long one").await;
     Poller::new(app.state.clone()).poll_once().await.unwrap();
@@ -198,15 +138,8 @@ async fn cancel_tells_the_provider(backend: Backend) {
         .expect("submitted");
     let sim = app.state.video.providers.get("simulator").unwrap();
     assert!(sim.status(&ext).await.is_ok());
-    let (s, v) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/cancel"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!((s, v["data"]["status"].as_str()), (200, Some("cancelled")));
+    let v = app.cancel_task(&tok, &id).await.expect(200);
+    assert_eq!(v["data"]["status"], "cancelled", "{v}");
     let err = sim.status(&ext).await.unwrap_err();
     assert!(
         matches!(err, ProviderError::Rejected { status: 404, .. }),
@@ -222,17 +155,14 @@ async fn webhooks_get_the_terminal_event(backend: Backend) {
     .await;
     let app = TestApp::spawn_with(backend, |s| {
         s.poller.poll_interval_ms = 0;
-        s.poller.webhook_secret = taskhub::config::Secret::new("fake-webhook-secret");
+        s.webhooks.webhook_secret = taskhub::secret::Secret::new("fake-webhook-secret");
     })
     .await;
     let tok = app.token("hooked").await;
     let (poller, _) = scripted_poller(&app, Scripted::auto(1, Duration::ZERO));
     let body =
         json!({"prompt": "hook me", "seconds": 4, "webhookUrl": format!("{hook_base}/hook")});
-    let (s, v) = app
-        .json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_task(&tok, body).await.expect(201);
     let id = v["data"]["videoId"].as_str().unwrap().to_string();
     for _ in 0..4 {
         poller.poll_once().await.unwrap();

@@ -78,7 +78,7 @@ async fn two_pollers_never_drive_one_task_at_once(backend: Backend) {
         s.poller.poll_interval_ms = 0;
         s.poller.poller_batch = 4;
         s.poller.poller_concurrency = 4;
-        s.poller.media_copy = false;
+        s.media.media_copy = false;
     })
     .await;
     let b = second_node(&a).await;
@@ -135,15 +135,7 @@ async fn two_pollers_never_drive_one_task_at_once(backend: Backend) {
         assert_eq!(seqs, (1..=6).collect::<Vec<_>>(), "{id}");
     }
     // Copying is off here: the content route hands out the provider's URL and says so.
-    let (s, c) = b
-        .json(
-            reqwest::Method::GET,
-            &format!("/api/video/tasks/{}/content", ids[0]),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{c}");
+    let c = b.task_content(&token, &ids[0]).await.expect(200);
     assert_eq!(c["data"]["copied"], false);
     let want = "https://provider.example/ext-pair-0/video".to_string();
     assert_eq!(c["data"]["url"].as_str(), Some(want.as_str()));

@@ -12,9 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use taskhub::config::Secret;
 use taskhub::providers::openai::{ClientConfig, OpenAiClient};
 use taskhub::providers::{CreateJob, InputImage, JobState, Provider, ProviderError, Variant};
+use taskhub::secret::Secret;
 
 #[derive(Clone, Debug)]
 pub struct Recorded {

@@ -2,7 +2,7 @@
 //! `X-Forwarded-For` only from trusted proxies, 429 with `Retry-After`, refusals that cost
 //! nothing; and the bounded password-hashing queue (503 `busy`).
 
-use reqwest::{Method, Response};
+use reqwest::Response;
 use serde_json::{json, Value};
 use taskhub::config::Settings;
 use taskhub::http::HttpSettings;
@@ -19,14 +19,13 @@ fn real_limits(s: &mut Settings) {
 }
 
 async fn bogus_login(app: &TestApp, xff: Option<&str>) -> Response {
-    let mut req = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({"login": "nobody", "password": "fake-password-123"}));
+    let mut call = app
+        .post("/api/auth/login")
+        .json(json!({"login": "nobody", "password": "fake-password-123"}));
     if let Some(ip) = xff {
-        req = req.header("x-forwarded-for", ip);
+        call = call.header("x-forwarded-for", ip);
     }
-    req.send().await.expect("request")
+    call.response().await
 }
 
 fn header(resp: &Response, name: &str) -> Option<String> {
@@ -59,10 +58,9 @@ async fn auth_is_limited_to_five_a_minute_per_ip() {
     }
     assert_429(bogus_login(&app, None).await).await;
     // Other classes keep their own quota; unlimited routes stay open.
-    let (status, _) = app.json(Method::GET, "/api/video/models", None, None).await;
-    assert_eq!(status, 200);
+    app.get("/api/video/models").await.expect(200);
     for _ in 0..10 {
-        assert_eq!(app.json(Method::GET, "/health", None, None).await.0, 200);
+        assert_eq!(app.get("/health").await.status, 200);
     }
 }
 
@@ -78,25 +76,13 @@ async fn task_creation_is_limited_per_user_and_a_refusal_costs_nothing() {
     app.create_task(&alice, "one").await;
     app.create_task(&alice, "two").await;
     let body = json!({"prompt": "three", "model": "sora-2", "seconds": 4, "size": "720x1280"});
-    let resp = app
-        .client
-        .post(app.url("/api/video/tasks"))
-        .bearer_auth(&alice)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_429(resp).await;
+    assert_429(app.post_task(&alice, body).response().await).await;
     // Same address, another user: a quota of their own.
     app.create_task(&bob, "bob's").await;
     // The refused creation made no task and took no credits.
-    let (_, tasks) = app
-        .json(Method::GET, "/api/video/tasks", Some(&alice), None)
-        .await;
+    let tasks = app.get("/api/video/tasks").auth(&alice).await.body;
     assert_eq!(tasks["data"]["total"], 2, "{tasks}");
-    let (_, credits) = app
-        .json(Method::GET, "/api/users/credits", Some(&alice), None)
-        .await;
+    let credits = app.get("/api/users/credits").auth(&alice).await.body;
     assert_eq!(credits["data"]["credits"], 100 - 2 * 20, "{credits}");
 }
 
@@ -110,25 +96,16 @@ async fn task_queries_have_their_own_quota() {
     .await;
     let tok = app.token("carol").await;
     for left in ["2", "1", "0"] {
-        let resp = app
-            .call(Method::GET, "/api/video/tasks", Some(&tok), None)
-            .await;
+        let resp = app.get("/api/video/tasks").auth(&tok).response().await;
         assert_eq!(resp.status(), 200);
         assert_eq!(
             header(&resp, "x-ratelimit-remaining").as_deref(),
             Some(left)
         );
     }
-    assert_429(
-        app.call(Method::GET, "/api/video/tasks", Some(&tok), None)
-            .await,
-    )
-    .await;
+    assert_429(app.get("/api/video/tasks").auth(&tok).response().await).await;
     // "Other" routes and task creation are counted apart.
-    let (status, _) = app
-        .json(Method::GET, "/api/video/stats", Some(&tok), None)
-        .await;
-    assert_eq!(status, 200);
+    app.get("/api/video/stats").auth(&tok).await.expect(200);
     app.create_task(&tok, "still allowed").await;
 }
 
@@ -168,29 +145,19 @@ async fn a_full_hashing_queue_answers_busy_and_loses_nothing() {
         json!({"username": "dave", "email": "dave@example.com", "password": "fake-password-123"});
     let mut registered = false;
     for _ in 0..200 {
-        let (status, v) = app
-            .json(Method::POST, "/api/auth/register", None, Some(body.clone()))
-            .await;
-        if status == 201 {
+        let reply = app.post("/api/auth/register").json(body.clone()).await;
+        if reply.status == 201 {
             registered = true;
             break;
         }
-        assert_eq!((status, v["error"]["code"].as_str()), (503, Some("busy")));
+        assert_eq!((reply.status, reply.code()), (503, Some("busy")));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(registered);
     // A burst of logins: with no waiting room, those that find every slot taken get 503.
     let burst = (0..24).map(|_| {
-        let app_url = app.url("/api/auth/login");
-        let client = app.client.clone();
-        tokio::spawn(async move {
-            client
-                .post(app_url)
-                .json(&json!({"login": "dave", "password": "wrong-password-123"}))
-                .send()
-                .await
-                .expect("request")
-        })
+        let wrong = json!({"login": "dave", "password": "wrong-password-123"});
+        tokio::spawn(app.post("/api/auth/login").json(wrong).response())
     });
     let mut busy = 0;
     for resp in futures_util::future::join_all(burst).await {
@@ -211,9 +178,7 @@ async fn a_full_hashing_queue_answers_busy_and_loses_nothing() {
     let login = json!({"login": "dave", "password": "fake-password-123"});
     let mut signed_in = false;
     for _ in 0..200 {
-        let (status, _) = app
-            .json(Method::POST, "/api/auth/login", None, Some(login.clone()))
-            .await;
+        let status = app.post("/api/auth/login").json(login.clone()).await.status;
         if status == 200 {
             signed_in = true;
             break;

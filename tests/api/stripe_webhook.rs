@@ -2,14 +2,13 @@
 //! deliveries, unpaid and mismatched sessions) and refunds: by an admin after the user spent
 //! some credits, and from Stripe's dashboard. Every scenario ends with the ledger invariant.
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use taskhub::billing::stripe::sign;
 
-use crate::billing::credits;
+use crate::billing::{credits, transactions};
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
-use crate::payments::{checkout, session_event, webhook, with_stripe, WHSEC};
+use crate::payments::{checkout, payment, session_event, webhook, with_stripe, WHSEC};
 use crate::stripe_mock::StripeMock;
 
 crate::backend_tests!(
@@ -27,18 +26,16 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
     let paid = session_event("evt_paid", "checkout.session.completed", &p, true, 990);
     let now = chrono::Utc::now().timestamp();
 
-    let resp = app
-        .client
-        .post(app.url("/api/payments/webhook/stripe"))
+    app.post("/api/payments/webhook/stripe")
         .body(serde_json::to_vec(&paid).unwrap())
-        .send()
         .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400, "no signature");
-    let (s, v) = webhook(&app, &paid, "whsec_wrong", None).await;
-    assert_eq!(s, 400, "bad signature: {v}");
-    let (s, v) = webhook(&app, &paid, WHSEC, Some(now - 301)).await;
-    assert_eq!(s, 400, "stale timestamp: {v}");
+        .expect_because(400, "no signature");
+    webhook(&app, &paid, "whsec_wrong", None)
+        .await
+        .expect_because(400, "bad signature");
+    let v = webhook(&app, &paid, WHSEC, Some(now - 301))
+        .await
+        .expect_because(400, "stale timestamp");
     assert!(
         v["error"]["message"]
             .as_str()
@@ -54,20 +51,11 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
 
     // An unpaid (asynchronous) session grants nothing and waits.
     let unpaid = session_event("evt_unpaid", "checkout.session.completed", &p, false, 990);
-    let (s, v) = webhook(&app, &unpaid, WHSEC, Some(now - 200)).await;
-    assert_eq!(
-        (s, v["data"]["creditsGranted"].as_i64()),
-        (200, Some(0)),
-        "{v}"
-    );
-    let (_, g) = app
-        .json(
-            Method::GET,
-            &format!("/api/payments/{pid}"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let v = webhook(&app, &unpaid, WHSEC, Some(now - 200))
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["creditsGranted"], 0, "{v}");
+    let g = payment(&app, &tok, &pid).await.body;
     assert_eq!(g["data"]["status"], "processing");
     assert_eq!(credits(&app, &tok).await["credits"], 100);
     // A paid session with the wrong amount grants nothing either.
@@ -78,8 +66,7 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
         true,
         1,
     );
-    let (s, v) = webhook(&app, &wrong, WHSEC, None).await;
-    assert_eq!(s, 200);
+    let v = webhook(&app, &wrong, WHSEC, None).await.expect(200);
     assert!(v["data"]["ignored"].is_string(), "{v}");
 
     // The success event delivered four times at once: granted exactly once.
@@ -93,54 +80,30 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
     let mut answers = Vec::new();
     let sends: Vec<_> = (0..4)
         .map(|_| {
-            let (client, url, done) = (
-                app.client.clone(),
-                app.url("/api/payments/webhook/stripe"),
-                done.clone(),
-            );
-            tokio::spawn(async move {
-                let body = serde_json::to_vec(&done).unwrap();
-                let sig = sign(&body, WHSEC, chrono::Utc::now().timestamp());
-                let r = client
-                    .post(url)
-                    .header("Stripe-Signature", sig)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                (r.status().as_u16(), r.json::<Value>().await.unwrap())
-            })
+            let body = serde_json::to_vec(&done).unwrap();
+            let sig = sign(&body, WHSEC, chrono::Utc::now().timestamp());
+            let call = app.post("/api/payments/webhook/stripe");
+            tokio::spawn(call.header("Stripe-Signature", sig).body(body).send())
         })
         .collect();
     for s in sends {
         answers.push(s.await.unwrap());
     }
-    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    assert!(answers.iter().all(|r| r.status == 200), "{answers:?}");
     let granted: Vec<_> = answers
         .iter()
-        .filter_map(|(_, v)| v["data"]["creditsGranted"].as_i64())
+        .filter_map(|r| r.body["data"]["creditsGranted"].as_i64())
         .collect();
     let dups = answers
         .iter()
-        .filter(|(_, v)| v["data"]["duplicate"] == true)
+        .filter(|r| r.body["data"]["duplicate"] == true)
         .count();
     assert_eq!((granted, dups), (vec![100], 3), "{answers:?}");
     // Later events for the same payment grant nothing more.
-    let (s, v) = webhook(&app, &paid, WHSEC, None).await;
-    assert_eq!(
-        (s, v["data"]["alreadySettled"].as_bool()),
-        (200, Some(true)),
-        "{v}"
-    );
+    let v = webhook(&app, &paid, WHSEC, None).await.expect(200);
+    assert_eq!(v["data"]["alreadySettled"], true, "{v}");
     assert_eq!(credits(&app, &tok).await["credits"], 200);
-    let (_, g) = app
-        .json(
-            Method::GET,
-            &format!("/api/payments/{pid}"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let g = payment(&app, &tok, &pid).await.body;
     assert_eq!(
         (
             g["data"]["status"].as_str(),
@@ -148,14 +111,7 @@ async fn webhook_grants_once_and_only_when_paid(backend: Backend) {
         ),
         (Some("completed"), true)
     );
-    let (_, bought) = app
-        .json(
-            Method::GET,
-            "/api/users/credits/transactions?type=purchased",
-            Some(&tok),
-            None,
-        )
-        .await;
+    let bought = transactions(&app, &tok, "type=purchased").await.body;
     assert_eq!(bought["data"]["total"], 1);
     assert_eq!(bought["data"]["items"][0]["paymentId"], pid.as_str());
     let exp = bought["data"]["items"][0]["expiresAt"].as_str().unwrap();
@@ -188,7 +144,7 @@ async fn paid_and_spent(
         true,
         990,
     );
-    assert_eq!(webhook(app, &ev, WHSEC, None).await.0, 200);
+    webhook(app, &ev, WHSEC, None).await.expect(200);
     for i in 0..tasks {
         app.create_task(&tok, &format!("spend {i}")).await;
     }
@@ -203,40 +159,20 @@ async fn admin_refund_after_spending(backend: Backend) {
     })
     .await;
     let (tok, pid) = paid_and_spent(&app, &mock, "spender", 3).await;
-    let admin = app.token("root").await;
-    app.state
-        .store
-        .set_user_role("root@example.com", "admin")
+    let admin = app.admin_token("root").await;
+    let refund = |who: &str, body| app.post("/api/payments/stripe/refund").auth(who).json(body);
+    refund(&tok, json!({"paymentId": pid}))
         .await
-        .unwrap();
-    let refund = |who: &str, body: Value| {
-        let (app, who) = (&app, who.to_string());
-        async move {
-            app.json(
-                Method::POST,
-                "/api/payments/stripe/refund",
-                Some(&who),
-                Some(body),
-            )
-            .await
-        }
-    };
-    let (s, _) = refund(&tok, json!({"paymentId": pid})).await;
-    assert_eq!(s, 403, "admins only");
+        .expect_because(403, "admins only");
     // 60 of the 100 credits are spent: a full refund says so and moves no money.
-    let (s, v) = refund(&admin, json!({"paymentId": pid})).await;
-    assert_eq!(s, 409, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already spent 60"),
-        "{v}"
-    );
+    refund(&admin, json!({"paymentId": pid}))
+        .await
+        .expect_message(409, "already spent 60");
     assert!(mock.taken().is_empty(), "Stripe not called");
     // 40% of the money takes back the 40 unspent credits.
-    let (s, v) = refund(&admin, json!({"paymentId": pid, "amount": 3.96})).await;
-    assert_eq!(s, 200, "{v}");
+    let v = refund(&admin, json!({"paymentId": pid, "amount": 3.96}))
+        .await
+        .expect(200);
     assert_eq!(
         (
             v["data"]["creditsReversed"].as_i64(),
@@ -257,10 +193,12 @@ async fn admin_refund_after_spending(backend: Backend) {
     assert_eq!(r.header("authorization"), Some("Bearer sk_test_fake_123"));
     assert_eq!(credits(&app, &tok).await["credits"], 0);
     // The rest, forced: the money goes back, the spent credits are reported, none go negative.
-    let (s, v) = refund(&admin, json!({"paymentId": pid, "amount": 99})).await;
-    assert_eq!(s, 422, "more than is left: {v}");
-    let (s, v) = refund(&admin, json!({"paymentId": pid, "force": true})).await;
-    assert_eq!(s, 200, "{v}");
+    refund(&admin, json!({"paymentId": pid, "amount": 99}))
+        .await
+        .expect_because(422, "more than is left");
+    let v = refund(&admin, json!({"paymentId": pid, "force": true}))
+        .await
+        .expect(200);
     let d = &v["data"];
     assert_eq!(
         (
@@ -278,14 +216,11 @@ async fn admin_refund_after_spending(backend: Backend) {
     // Stripe's own charge.refunded for the same total changes nothing.
     let charge = json!({"id": "evt_charge_full", "type": "charge.refunded", "data": {"object": {
         "id": "ch_1", "payment_intent": "pi_test_1", "amount": 990, "amount_refunded": 990, "currency": "cny"}}});
-    let (s, v) = webhook(&app, &charge, WHSEC, None).await;
-    assert_eq!(
-        (s, v["data"]["alreadySettled"].as_bool()),
-        (200, Some(true)),
-        "{v}"
-    );
-    let (s, _) = refund(&admin, json!({"paymentId": pid})).await;
-    assert_eq!(s, 409, "nothing left to refund");
+    let v = webhook(&app, &charge, WHSEC, None).await.expect(200);
+    assert_eq!(v["data"]["alreadySettled"], true, "{v}");
+    refund(&admin, json!({"paymentId": pid}))
+        .await
+        .expect_because(409, "nothing left to refund");
     let c = credits(&app, &tok).await;
     assert_eq!(
         (c["credits"].as_i64(), c["totalReversed"].as_i64()),
@@ -304,20 +239,18 @@ async fn refund_in_stripe_dashboard_takes_credits_back(backend: Backend) {
         "id": "ch_2", "payment_intent": "pi_test_1", "amount": 990, "amount_refunded": refunded,
         "currency": "cny", "metadata": {}}}})
     };
-    let (s, v) = webhook(&app, &charge("evt_half", 495), WHSEC, None).await;
-    assert_eq!(
-        (s, v["data"]["creditsReversed"].as_i64()),
-        (200, Some(50)),
-        "{v}"
-    );
-    let (s, v) = webhook(&app, &charge("evt_half", 495), WHSEC, None).await;
-    assert_eq!((s, v["data"]["duplicate"].as_bool()), (200, Some(true)));
-    let (s, v) = webhook(&app, &charge("evt_all", 990), WHSEC, None).await;
-    assert_eq!(
-        (s, v["data"]["creditsReversed"].as_i64()),
-        (200, Some(50)),
-        "{v}"
-    );
+    let v = webhook(&app, &charge("evt_half", 495), WHSEC, None)
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["creditsReversed"], 50, "{v}");
+    let v = webhook(&app, &charge("evt_half", 495), WHSEC, None)
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["duplicate"], true, "{v}");
+    let v = webhook(&app, &charge("evt_all", 990), WHSEC, None)
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["creditsReversed"], 50, "{v}");
     assert_eq!(credits(&app, &tok).await["credits"], 100, "the bonus stays");
     let p = app.state.store.get_payment(&pid).await.unwrap();
     assert_eq!(

@@ -2,7 +2,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{without_request_id, Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 
 crate::backend_tests!(
@@ -11,18 +11,52 @@ crate::backend_tests!(
     validation_reports_each_field,
     history_pages_newest_first,
     retry_and_delete_rules,
-    image_upload_is_stored
+    image_upload_is_stored,
+    a_bad_stored_row_is_an_error_not_a_default
 );
+
+/// A status or event the code does not know (a row written by hand, or by a newer version)
+/// is refused with an error, never read as `queued` or as an empty payload.
+async fn a_bad_stored_row_is_an_error_not_a_default(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("badrow").await;
+    let id = app.create_task_id(&tok, "a bad row").await;
+    let store = &app.state.store;
+    assert!(store.get_task(&id).await.is_ok());
+    assert_eq!(store.events_since(&id, 0, 10).await.unwrap().len(), 1);
+
+    sqlx::query("UPDATE task_events SET payload = '{\"videoId\":\"x\"}' WHERE task_id = $1")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.events_since(&id, 0, 10).await.unwrap_err();
+    assert!(
+        !matches!(err, taskhub::store::StoreError::NotFound),
+        "{err}"
+    );
+
+    sqlx::query("UPDATE tasks SET status = 'paused' WHERE id = $1")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.get_task(&id).await.unwrap_err();
+    assert!(
+        !matches!(err, taskhub::store::StoreError::NotFound),
+        "{err}"
+    );
+    // The REST route answers 500 (logged), not a task that pretends to be queued.
+    let reply = app.get(&format!("/api/video/tasks/{id}")).auth(&tok).await;
+    assert_eq!(reply.status, 500, "{:?}", reply.body);
+}
 
 async fn task_rest_flow(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("alice").await;
     // `duration` is accepted as an alias of `seconds`, as a string or a number.
     let body = json!({"prompt": "a red fox", "model": "sora-2-pro", "duration": "8", "size": "1792x1024", "quality": "hd"});
-    let (s, v) = app
-        .json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    let v = app.post_task(&tok, body).await.expect(201);
     let t = &v["data"];
     let id = t["videoId"].as_str().unwrap().to_string();
     assert!(id.starts_with("video_"));
@@ -36,36 +70,14 @@ async fn task_rest_flow(backend: Backend) {
     );
     assert_eq!(t["quality"], "hd");
 
-    let (s, got) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
+    let got = app.get_task(&tok, &id).await.expect(200);
     assert_eq!(got["data"]["prompt"], "a red fox");
 
-    let (s, c) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/content"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409, "no content before completion: {c}");
+    app.task_content(&tok, &id)
+        .await
+        .expect_because(409, "no content before completion");
 
-    let (s, cancelled) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/cancel"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
+    let cancelled = app.cancel_task(&tok, &id).await.expect(200);
     assert_eq!(
         (
             cancelled["data"]["status"].as_str(),
@@ -73,25 +85,14 @@ async fn task_rest_flow(backend: Backend) {
         ),
         (Some("cancelled"), Some(2))
     );
-    let (s, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/cancel"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409, "terminal states never change");
+    app.cancel_task(&tok, &id)
+        .await
+        .expect_because(409, "terminal states never change");
 
-    let (s, ev) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
+    let ev = app
+        .task_call(Method::GET, &tok, &id, "/events")
+        .await
+        .expect(200);
     let events = ev["data"]["events"].as_array().unwrap();
     let kinds: Vec<_> = events
         .iter()
@@ -104,20 +105,13 @@ async fn task_rest_flow(backend: Backend) {
         .collect();
     assert_eq!(kinds, vec![("taskCreated", 1), ("taskCancelled", 2)]);
     assert!(events[1]["timestamp"].as_i64().unwrap() >= events[0]["timestamp"].as_i64().unwrap());
-    let (_, since) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events?sinceSeq=1"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    let since = app
+        .task_call(Method::GET, &tok, &id, "/events?sinceSeq=1")
+        .await
+        .body;
     assert_eq!(since["data"]["events"].as_array().unwrap().len(), 1);
 
-    let (s, stats) = app
-        .json(Method::GET, "/api/video/stats", Some(&tok), None)
-        .await;
-    assert_eq!(s, 200);
+    let stats = app.get("/api/video/stats").auth(&tok).await.expect(200);
     assert_eq!(
         (
             stats["data"]["total"].as_i64(),
@@ -126,8 +120,7 @@ async fn task_rest_flow(backend: Backend) {
         (Some(1), Some(1))
     );
 
-    let (s, models) = app.json(Method::GET, "/api/video/models", None, None).await;
-    assert_eq!(s, 200);
+    let models = app.get("/api/video/models").await.expect(200);
     let ids: Vec<_> = models["data"]["models"]
         .as_array()
         .unwrap()
@@ -148,46 +141,20 @@ async fn tasks_are_private(backend: Backend) {
         format!("/api/video/tasks/{id}"),
         format!("/api/video/tasks/{id}/events"),
     ] {
-        let (s, theirs) = app.json(Method::GET, &path, Some(&mallory), None).await;
-        let (s2, none) = app
-            .json(
-                Method::GET,
-                &path.replace(&id, &missing),
-                Some(&mallory),
-                None,
-            )
-            .await;
-        assert_eq!((s, s2), (404, 404));
+        let theirs = app.get(&path).auth(&mallory).await;
+        let none = app.get(path.replace(&id, &missing)).auth(&mallory).await;
+        assert_eq!((theirs.status, none.status), (404, 404));
         assert_eq!(
-            crate::helpers::without_request_id(theirs),
-            crate::helpers::without_request_id(none),
+            without_request_id(theirs.body),
+            without_request_id(none.body),
             "someone else's task looks exactly like a missing one"
         );
     }
-    let (s, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/cancel"),
-            Some(&mallory),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404);
-    let (s, _) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/video/tasks/{id}"),
-            Some(&mallory),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404);
-    let (_, list) = app
-        .json(Method::GET, "/api/video/tasks", Some(&mallory), None)
-        .await;
+    app.cancel_task(&mallory, &id).await.expect(404);
+    app.delete_task(&mallory, &id).await.expect(404);
+    let list = app.get("/api/video/tasks").auth(&mallory).await.body;
     assert_eq!(list["data"]["total"], 0);
-    let (s, _) = app.json(Method::GET, "/api/video/tasks", None, None).await;
-    assert_eq!(s, 401);
+    app.get("/api/video/tasks").await.expect(401);
     assert_ledger_invariant(&app).await;
 }
 
@@ -208,30 +175,19 @@ async fn validation_reports_each_field(backend: Backend) {
         ),
     ];
     for (body, field) in cases {
-        let (s, v) = app
-            .json(
-                Method::POST,
-                "/api/video/tasks",
-                Some(&tok),
-                Some(body.clone()),
-            )
-            .await;
-        assert_eq!(s, 422, "{body} -> {v}");
+        let v = app
+            .post_task(&tok, body.clone())
+            .await
+            .expect_because(422, &body);
         assert!(
             v["error"]["fields"][field].is_string(),
             "{body}: {field} named in {v}"
         );
     }
     // Exactly at the limit is fine; the limit counts characters, not bytes.
-    let (s, v) = app
-        .json(
-            Method::POST,
-            "/api/video/tasks",
-            Some(&tok),
-            Some(json!({"prompt": "éééééééééé"})),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
+    app.post_task(&tok, json!({"prompt": "éééééééééé"}))
+        .await
+        .expect(201);
     assert_ledger_invariant(&app).await;
 }
 
@@ -242,22 +198,16 @@ async fn history_pages_newest_first(backend: Backend) {
     for i in 0..5 {
         ids.push(app.create_task_id(&tok, &format!("p{i}")).await);
     }
-    let (_, p1) = app
-        .json(
-            Method::GET,
-            "/api/video/tasks?page=1&pageSize=2",
-            Some(&tok),
-            None,
-        )
-        .await;
-    let (_, p3) = app
-        .json(
-            Method::GET,
-            "/api/video/tasks?page=3&pageSize=2",
-            Some(&tok),
-            None,
-        )
-        .await;
+    let p1 = app
+        .get("/api/video/tasks?page=1&pageSize=2")
+        .auth(&tok)
+        .await
+        .body;
+    let p3 = app
+        .get("/api/video/tasks?page=3&pageSize=2")
+        .auth(&tok)
+        .await
+        .body;
     let page_ids = |v: &Value| -> Vec<String> {
         v["data"]["items"]
             .as_array()
@@ -275,21 +225,12 @@ async fn history_pages_newest_first(backend: Backend) {
         ),
         (Some(5), Some(2))
     );
-    app.json(
-        Method::POST,
-        &format!("/api/video/tasks/{}/cancel", ids[1]),
-        Some(&tok),
-        None,
-    )
-    .await;
-    let (_, c) = app
-        .json(
-            Method::GET,
-            "/api/video/tasks?status=cancelled",
-            Some(&tok),
-            None,
-        )
-        .await;
+    app.cancel_task(&tok, &ids[1]).await;
+    let c = app
+        .get("/api/video/tasks?status=cancelled")
+        .auth(&tok)
+        .await
+        .body;
     assert_eq!(page_ids(&c), vec![ids[1].clone()]);
     assert_eq!(c["data"]["total"], 1);
     for bad in [
@@ -299,15 +240,8 @@ async fn history_pages_newest_first(backend: Backend) {
         "status=done",
         "pageSize=-1",
     ] {
-        let (s, v) = app
-            .json(
-                Method::GET,
-                &format!("/api/video/tasks?{bad}"),
-                Some(&tok),
-                None,
-            )
-            .await;
-        assert_eq!(s, 400, "{bad}: {v}");
+        let reply = app.get(format!("/api/video/tasks?{bad}")).auth(&tok).await;
+        reply.expect_because(400, bad);
     }
     assert_ledger_invariant(&app).await;
 }
@@ -316,24 +250,12 @@ async fn retry_and_delete_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("retry").await;
     let id = app.create_task_id(&tok, "will fail").await;
-    let (s, _) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/retry"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409, "only failed tasks can be retried");
-    let (s, _) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409, "open tasks cannot be deleted");
+    app.retry_task(&tok, &id)
+        .await
+        .expect_because(409, "only failed tasks can be retried");
+    app.delete_task(&tok, &id)
+        .await
+        .expect_because(409, "open tasks cannot be deleted");
 
     let fail = TaskChange {
         status: Some(TaskStatus::Failed),
@@ -349,45 +271,14 @@ async fn retry_and_delete_rules(backend: Backend) {
         .await
         .unwrap()
         .expect("failed");
-    let (s, retried) = app
-        .json(
-            Method::POST,
-            &format!("/api/video/tasks/{id}/retry"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 201, "{retried}");
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     assert_eq!(retried["data"]["retryOf"], id.as_str());
     assert_eq!(retried["data"]["prompt"], "will fail");
     assert_ne!(retried["data"]["videoId"], id.as_str());
 
-    let (s, _) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200);
-    let (s, _) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404);
-    let (_, ev) = app
-        .json(
-            Method::GET,
-            &format!("/api/video/tasks/{id}/events"),
-            Some(&tok),
-            None,
-        )
-        .await;
+    app.delete_task(&tok, &id).await.expect(200);
+    app.get_task(&tok, &id).await.expect(404);
+    let ev = app.task_call(Method::GET, &tok, &id, "/events").await.body;
     assert_eq!(ev["success"], false);
     assert_ledger_invariant(&app).await;
 }
@@ -395,16 +286,11 @@ async fn retry_and_delete_rules(backend: Backend) {
 async fn image_upload_is_stored(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let tok = app.token("img").await;
-    let resp = app
-        .post_image_task(
-            &tok,
-            "animate this",
-            vec![0x89, b'P', b'N', b'G', 1, 2, 3],
-            "image/png",
-        )
-        .await;
-    assert_eq!(resp.status().as_u16(), 201);
-    let v: Value = resp.json().await.unwrap();
+    let png = vec![0x89, b'P', b'N', b'G', 1, 2, 3];
+    let v = app
+        .post_image_task(&tok, "animate this", png, "image/png")
+        .await
+        .expect(201);
     assert_eq!(v["data"]["kind"], "imageToVideo");
     let task = app
         .state
@@ -420,9 +306,8 @@ async fn image_upload_is_stored(backend: Backend) {
         vec![0x89, b'P', b'N', b'G', 1, 2, 3]
     );
 
-    let resp = app
-        .post_image_task(&tok, "x", vec![1, 2], "image/gif")
-        .await;
-    assert_eq!(resp.status().as_u16(), 422);
+    app.post_image_task(&tok, "x", vec![1, 2], "image/gif")
+        .await
+        .expect(422);
     assert_ledger_invariant(&app).await;
 }

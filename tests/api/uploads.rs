@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use taskhub::tasks::uploads;
 
 use crate::helpers::{Backend, TestApp};
@@ -23,11 +22,8 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\nfake";
 
 /// Creates an image-to-video task; returns its id and its stored upload's path.
 async fn image_task(app: &TestApp, tok: &str) -> (String, String) {
-    let resp = app
-        .post_image_task(tok, "x", PNG.to_vec(), "image/png")
-        .await;
-    assert_eq!(resp.status().as_u16(), 201);
-    let id = resp.json::<Value>().await.unwrap()["data"]["videoId"]
+    let image = app.post_image_task(tok, "x", PNG.to_vec(), "image/png");
+    let id = image.await.expect(201)["data"]["videoId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -37,7 +33,7 @@ async fn image_task(app: &TestApp, tok: &str) -> (String, String) {
 
 /// Files in the app's uploads folder.
 fn upload_files(app: &TestApp) -> Vec<String> {
-    match std::fs::read_dir(uploads::dir(&app.state.settings)) {
+    match std::fs::read_dir(uploads::dir(&app.state.tasks.settings)) {
         Ok(dir) => dir
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
@@ -63,9 +59,7 @@ async fn silent_server() -> (String, Arc<AtomicUsize>) {
 }
 
 async fn balance(app: &TestApp, tok: &str) -> i64 {
-    let (_, v) = app
-        .json(Method::GET, "/api/users/credits", Some(tok), None)
-        .await;
+    let v = app.get("/api/users/credits").auth(tok).await.body;
     v["data"]["credits"].as_i64().expect("credits")
 }
 
@@ -74,27 +68,21 @@ async fn uploads_are_written_only_after_the_checks(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.billing.signup_bonus_credits = 0).await;
     let tok = app.token("broke").await;
     for _ in 0..3 {
-        let resp = app
-            .post_image_task(&tok, "x", PNG.to_vec(), "image/png")
-            .await;
-        let status = resp.status().as_u16();
-        let v: Value = resp.json().await.unwrap();
-        assert_eq!(
-            (status, v["error"]["code"].as_str()),
-            (402, Some("insufficientCredits")),
-            "{v}"
-        );
+        app.post_image_task(&tok, "x", PNG.to_vec(), "image/png")
+            .await
+            .expect_error(402, "insufficientCredits");
     }
     assert_eq!(upload_files(&app), Vec::<String>::new());
 
     // A plan that may not generate: 403 and nothing on disk.
-    let app =
-        TestApp::spawn_with(backend, |s| s.billing.generating_plans = "basic,pro".into()).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.billing.generating_plans = "basic,pro".parse().unwrap()
+    })
+    .await;
     let tok = app.token("freeloader").await;
-    let resp = app
-        .post_image_task(&tok, "x", PNG.to_vec(), "image/png")
-        .await;
-    assert_eq!(resp.status().as_u16(), 403);
+    app.post_image_task(&tok, "x", PNG.to_vec(), "image/png")
+        .await
+        .expect(403);
     assert_eq!(upload_files(&app), Vec::<String>::new());
 }
 
@@ -110,9 +98,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
         .await
         .unwrap()
         .unwrap();
-    let path = format!("/api/video/tasks/{id}/retry");
-    let (s, retried) = app.json(Method::POST, &path, Some(&tok), None).await;
-    assert_eq!(s, 201, "{retried}");
+    let retried = app.retry_task(&tok, &id).await.expect(201);
     let retry_id = retried["data"]["videoId"].as_str().unwrap();
     let second = app
         .state
@@ -124,15 +110,7 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
         .unwrap();
     assert_ne!(first, second, "the retry has its own copy");
 
-    let (s, v) = app
-        .json(
-            Method::DELETE,
-            &format!("/api/video/tasks/{id}"),
-            Some(&tok),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    app.delete_task(&tok, &id).await.expect(200);
     assert!(
         !app.data_path().join(&first).exists(),
         "the upload went with its task"
@@ -141,26 +119,20 @@ async fn a_deleted_task_takes_its_upload_and_a_retry_has_its_own(backend: Backen
 }
 
 async fn reference_urls_are_fetched_at_creation_within_the_timeout(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.poller.reference_fetch_timeout_ms = 300).await;
+    let app = TestApp::spawn_with(backend, |s| s.uploads.reference_fetch_timeout_ms = 300).await;
     let tok = app.token("referrer").await;
     let before = balance(&app, &tok).await;
     let (url, accepted) = silent_server().await;
     let body = json!({"prompt": "x", "referenceImageUrl": url});
-    let (s, v) = app
-        .json(Method::POST, "/api/video/tasks", Some(&tok), Some(body))
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (422, Some("validationFailed")),
-        "{v}"
-    );
+    let v = app
+        .post_task(&tok, body)
+        .await
+        .expect_error(422, "validationFailed");
     let why = v["error"]["fields"]["referenceImageUrl"].as_str().unwrap();
     assert!(why.contains("within 300 ms"), "{why}");
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "fetched once");
     assert_eq!(balance(&app, &tok).await, before, "nothing charged");
-    let (_, list) = app
-        .json(Method::GET, "/api/video/tasks", Some(&tok), None)
-        .await;
+    let list = app.get("/api/video/tasks").auth(&tok).await.body;
     assert_eq!(list["data"]["total"], 0, "no task: {list}");
     assert_eq!(upload_files(&app), Vec::<String>::new());
 }
@@ -172,9 +144,9 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.poller.enabled = true;
         s.poller.poller_concurrency = 1;
-        s.poller.simulator_seconds = 0.3;
-        s.poller.provider_timeout_ms = 30_000;
-        s.poller.reference_fetch_timeout_ms = 2_000;
+        s.providers.simulator_seconds = 0.3;
+        s.providers.provider_timeout_ms = 30_000;
+        s.uploads.reference_fetch_timeout_ms = 2_000;
     })
     .await;
     let attacker = app.token("attacker").await;
@@ -182,12 +154,8 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
     let (url, accepted) = silent_server().await;
     let mut attacks = Vec::new();
     for i in 0..3 {
-        let req = app
-            .client
-            .post(app.url("/api/video/tasks"))
-            .bearer_auth(&attacker)
-            .json(&json!({"prompt": format!("attack {i}"), "referenceImageUrl": url}));
-        attacks.push(tokio::spawn(async move { req.send().await }));
+        let body = json!({"prompt": format!("attack {i}"), "referenceImageUrl": url});
+        attacks.push(tokio::spawn(app.post_task(&attacker, body).send()));
     }
     // Wait until a fetch hangs on the silent server (before the fix: inside the one poller
     // slot, for the provider timeout, one task after the other).
@@ -203,8 +171,7 @@ async fn a_silent_reference_url_does_not_hold_a_poller_slot() {
     let done = wait_for(&app, &victim, &id, |t| t["status"] == "completed").await;
     assert_eq!(done["progress"], 100);
     for attack in attacks {
-        let resp = attack.await.unwrap().unwrap();
-        assert_eq!(resp.status().as_u16(), 422);
+        attack.await.unwrap().expect(422);
     }
 }
 
@@ -215,7 +182,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let tok = app.token("sweeper").await;
     let (_, kept) = image_task(&app, &tok).await;
-    let dir = uploads::dir(&app.state.settings);
+    let dir = uploads::dir(&app.state.tasks.settings);
     let orphan = dir.join(format!("{}.png", uuid::Uuid::new_v4()));
     let fresh = dir.join(format!("{}.jpg", uuid::Uuid::new_v4()));
     std::fs::write(&orphan, PNG).unwrap();
@@ -225,7 +192,7 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
         let f = std::fs::File::options().write(true).open(path).unwrap();
         f.set_modified(old).unwrap();
     }
-    let removed = uploads::sweep_orphans(&app.state, Duration::from_secs(3_600))
+    let removed = uploads::sweep_orphans(&app.state.tasks, Duration::from_secs(3_600))
         .await
         .unwrap();
     assert_eq!(removed, 1);
@@ -241,11 +208,11 @@ async fn the_orphan_sweep_removes_only_old_unreferenced_uploads() {
 
     // The node's own sweep (every second, no grace here) finds the young orphan too.
     let app2 = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.poller.upload_sweep_interval_secs = 1;
-        s.poller.upload_orphan_grace_secs = 0;
+        s.uploads.upload_sweep_interval_secs = 1;
+        s.uploads.upload_orphan_grace_secs = 0;
     })
     .await;
-    let dir = uploads::dir(&app2.state.settings);
+    let dir = uploads::dir(&app2.state.tasks.settings);
     std::fs::create_dir_all(&dir).unwrap();
     let stray = dir.join(format!("{}.webp", uuid::Uuid::new_v4()));
     std::fs::write(&stray, PNG).unwrap();

@@ -78,7 +78,7 @@ async fn postgres_redis_node_killed_mid_task_completes_through_the_other_node() 
     s.database_url = Some(db.clone());
     s.redis_url = Some(redis.clone());
     s.poller.enabled = true;
-    s.poller.simulator_seconds = 6.0;
+    s.providers.simulator_seconds = 6.0;
     s.poller.lease_ms = 1500;
     s.poller.poll_interval_ms = 200;
     s.hub.ws_coalesce_progress = false;

@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use reqwest::Method;
 use serde_json::json;
 use taskhub::config::Settings;
 use tokio::net::{TcpListener, TcpStream};
@@ -64,8 +63,8 @@ async fn postgres_task_created_on_a_is_watched_on_b() {
         seqs(&user_b.task_frames_until_terminal(&id).await),
         vec![2, 3, 4]
     );
-    let (s, ready) = b.json(Method::GET, "/ready", None, None).await;
-    assert_eq!((s, ready["data"]["bus"].as_str()), (200, Some("up")));
+    let ready = b.get("/ready").await.expect(200);
+    assert_eq!(ready["data"]["bus"], "up", "{ready}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,10 +124,10 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
 
     proxy.cut();
     eventually("B reports the bus down", || async {
-        b.json(Method::GET, "/ready", None, None).await.0 == 503
+        b.get("/ready").await.status == 503
     })
     .await;
-    let (_, ready) = b.json(Method::GET, "/ready", None, None).await;
+    let ready = b.get("/ready").await.body;
     assert_eq!(ready["error"]["checks"]["bus"], "down");
     // Published while B cannot hear: lost on the bus, kept in the log.
     drive(&a.state, &id, progress(30)).await;
@@ -140,7 +139,7 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
         .await;
     proxy.restore();
     eventually("B reports the bus up", || async {
-        b.json(Method::GET, "/ready", None, None).await.0 == 200
+        b.get("/ready").await.status == 200
     })
     .await;
     drive(&a.state, &id, completed()).await;

@@ -1,0 +1,94 @@
+//! Settings of the providers: which one drives tasks, the OpenAI-compatible client and the
+//! built-in simulator. Flattened into `config::Settings`, so every field is
+//! `TASKHUB_<FIELD>` in the environment (`OPENAI_BASE_URL` and `OPENAI_API_KEY` without the
+//! prefix).
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// The provider that drives new tasks (`TASKHUB_PROVIDER`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ProviderKind {
+    /// The built-in simulator (OpenAI wire format, mounted at `/simulator/v1`).
+    #[default]
+    Simulator,
+    /// An OpenAI-compatible videos API at `OPENAI_BASE_URL`.
+    OpenAi,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 2] = [ProviderKind::Simulator, ProviderKind::OpenAi];
+
+    /// The name tasks store in their `provider` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Simulator => "simulator",
+            ProviderKind::OpenAi => "openai",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for ProviderKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("TASKHUB_PROVIDER must be simulator or openai, not `{s}`"))
+    }
+}
+
+impl From<ProviderKind> for String {
+    fn from(k: ProviderKind) -> String {
+        k.as_str().to_string()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    /// Which provider drives tasks.
+    pub provider: ProviderKind,
+    /// How long a simulated job takes (`[slow]` in the prompt: ten times longer).
+    pub simulator_seconds: f64,
+    /// Memory budget of the simulator's deleted-id set, in bytes.
+    pub simulator_deleted_bytes: usize,
+    /// OpenAI-compatible API root, including `/v1`.
+    pub openai_base_url: String,
+    pub openai_api_key: Secret,
+    /// Time limit of each provider API call (connect + answer).
+    pub provider_timeout_ms: u64,
+    /// Time limit of one content download.
+    pub provider_download_timeout_ms: u64,
+    /// Retries of a provider call answered 429/5xx (or timing out, for reads).
+    pub provider_max_retries: u32,
+    /// First backoff of those retries; doubles each time, with full jitter.
+    pub provider_retry_base_ms: u64,
+    /// Longest wait inside one call; a longer `Retry-After` reschedules the task instead.
+    pub provider_max_retry_wait_ms: u64,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            provider: ProviderKind::Simulator,
+            simulator_seconds: 10.0,
+            simulator_deleted_bytes: 1024 * 1024,
+            openai_base_url: "https://api.openai.com/v1".into(),
+            openai_api_key: Secret::default(),
+            provider_timeout_ms: 30_000,
+            provider_download_timeout_ms: 300_000,
+            provider_max_retries: 3,
+            provider_retry_base_ms: 500,
+            provider_max_retry_wait_ms: 10_000,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The task use cases: create, cancel, retry, delete. Each checks what it must (plan,
+//! balance, ownership, state), writes in one store transaction (the task, its charge or
+//! refund, its event), then announces the event. Routes parse and shape; they call these.
+
+use super::context::TaskContext;
+use super::services::{after_cancel, publish};
+use super::uploads::{self, ImageData};
+use crate::auth::AuthUser;
+use crate::domain::time::now_ms;
+use crate::domain::{TaskChange, TaskStatus};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{NewTask, StoreError, Task};
+
+/// A validated creation request.
+#[derive(Debug, Clone)]
+pub struct TaskInput {
+    pub prompt: String,
+    pub model: String,
+    pub seconds: i64,
+    pub size: String,
+    pub quality: String,
+    pub webhook_url: Option<String>,
+    pub reference_image_url: Option<String>,
+    /// The uploaded image, not stored yet (stored after the checks, by `create`).
+    pub image: Option<ImageData>,
+}
+
+impl TaskInput {
+    pub fn kind(&self) -> &'static str {
+        if self.image.is_some() || self.reference_image_url.is_some() {
+            "imageToVideo"
+        } else {
+            "textToVideo"
+        }
+    }
+}
+
+/// A missing task and someone else's task look the same.
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("task"),
+        other => other.into(),
+    }
+}
+
+impl TaskContext {
+    /// The user's task (someone else's is 404, like a missing one).
+    pub async fn user_task(&self, user: &AuthUser, video_id: &str) -> ApiResult<Task> {
+        self.store
+            .get_user_task(&user.id, video_id)
+            .await
+            .map_err(not_found)
+    }
+
+    /// Checks the plan (allowed, active, not expired) and the balance; only then fetches a
+    /// `referenceImageUrl` (422 when it fails) and stores the image; then stores the task,
+    /// its charge and its `taskCreated` event in one transaction (402 when credits are
+    /// short), then publishes. A stored image is removed again if the task is not created.
+    pub async fn create(
+        &self,
+        user: &AuthUser,
+        input: TaskInput,
+        retry_of: Option<String>,
+    ) -> ApiResult<Task> {
+        let billing = &self.settings.billing;
+        let sub = self
+            .store
+            .get_subscription(&user.id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::Unauthorized("user no longer exists".into()),
+                other => other.into(),
+            })?;
+        crate::billing::plans::check_can_generate(billing, &sub, now_ms())?;
+        let kind = input.kind();
+        let price = billing.task_price(kind, &input.quality);
+        if price > 0 {
+            let available = self.store.live_credits(&user.id).await?;
+            if available < price {
+                return Err(StoreError::InsufficientCredits {
+                    required: price,
+                    available,
+                }
+                .into());
+            }
+        }
+        let image = match (input.image, &input.reference_image_url) {
+            (Some(image), _) => Some(image),
+            (None, Some(url)) => Some(uploads::fetch_reference(self, url).await?),
+            (None, None) => None,
+        };
+        let input_image = match &image {
+            Some(image) => Some(uploads::save(&self.settings, image).await?),
+            None => None,
+        };
+        let new = NewTask {
+            user_id: user.id.clone(),
+            provider: self.settings.provider.to_string(),
+            kind: kind.to_string(),
+            model: input.model,
+            prompt: input.prompt,
+            seconds: input.seconds,
+            size: input.size,
+            quality: input.quality,
+            reference_image_url: input.reference_image_url,
+            input_image: input_image.clone(),
+            webhook_url: input.webhook_url,
+            retry_of,
+            price,
+        };
+        let (task, event) = match self.store.create_task(new).await {
+            Ok(created) => created,
+            Err(e) => {
+                if let Some(rel) = &input_image {
+                    uploads::remove(&self.settings, rel).await;
+                }
+                return Err(e.into());
+            }
+        };
+        publish(self, &event).await;
+        Ok(task)
+    }
+
+    /// Cancels an open task (its credits come back in the same transaction), announces it,
+    /// and tells the provider. A finished task is 409.
+    pub async fn cancel(&self, user: &AuthUser, video_id: &str) -> ApiResult<Task> {
+        let task = self.user_task(user, video_id).await?;
+        let change = TaskChange {
+            status: Some(TaskStatus::Cancelled),
+            message: Some("cancelled by user".into()),
+            ..Default::default()
+        };
+        let Some((task, event)) = self.store.apply_change(&task.id, &change).await? else {
+            return Err(ApiError::Conflict(format!(
+                "task is already {}",
+                task.status
+            )));
+        };
+        publish(self, &event).await;
+        after_cancel(self, &task, &event).await;
+        Ok(task)
+    }
+
+    /// A new task with the failed task's parameters (and its own copy of the image).
+    pub async fn retry(&self, user: &AuthUser, video_id: &str) -> ApiResult<Task> {
+        let old = self.user_task(user, video_id).await?;
+        if old.status != TaskStatus::Failed {
+            return Err(ApiError::Conflict(format!(
+                "only failed tasks can be retried; this one is {}",
+                old.status
+            )));
+        }
+        let image = match &old.input_image {
+            Some(rel) => Some(uploads::read(&self.settings, rel).await.ok_or_else(|| {
+                ApiError::Conflict(
+                    "the task's image is no longer available; create a new task".into(),
+                )
+            })?),
+            None => None,
+        };
+        let input = TaskInput {
+            prompt: old.prompt,
+            model: old.model,
+            seconds: old.seconds,
+            size: old.size,
+            quality: old.quality,
+            webhook_url: old.webhook_url,
+            reference_image_url: old.reference_image_url,
+            image,
+        };
+        self.create(user, input, Some(old.id)).await
+    }
+
+    /// Deletes a finished task, its events, its media and its upload (an open one is 409).
+    pub async fn delete(&self, user: &AuthUser, video_id: &str) -> ApiResult<()> {
+        let upload = self
+            .store
+            .delete_user_task(&user.id, video_id)
+            .await
+            .map_err(not_found)?;
+        self.video.media.remove_task(video_id).await;
+        if let Some(rel) = upload {
+            uploads::remove(&self.settings, &rel).await;
+        }
+        Ok(())
+    }
+}
