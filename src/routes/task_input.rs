@@ -34,13 +34,13 @@ pub struct CreateTaskBody {
     pub quality: Option<String>,
     /// Called on every change of the task.
     #[schema(
-        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$",
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
         max_length = 2048
     )]
     pub webhook_url: Option<String>,
     /// An image to animate, fetched once at creation (makes an image-to-video task).
     #[schema(
-        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$",
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
         max_length = 2048
     )]
     pub reference_image_url: Option<String>,
@@ -60,7 +60,7 @@ pub struct CreateTaskMultipart {
     #[schema(pattern = "^(standard|hd)$")]
     quality: Option<String>,
     #[schema(
-        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[A-Za-z0-9._~-]*)*$",
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
         max_length = 2048
     )]
     webhook_url: Option<String>,
