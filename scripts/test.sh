@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit and integration tests, then the JS client and browser tests.
+# The whole test suite: Rust unit and integration tests, the JS client and browser tests, then
+# contract fuzzing of the OpenAPI document (schemathesis).
 #
 # PostgreSQL and Redis tests run when the servers answer (TEST_DATABASE_URL, TEST_REDIS_URL;
 # defaults: the local servers). When one does not, its tests are skipped and listed as
@@ -56,6 +57,14 @@ if command -v node >/dev/null && [ -f clients/js/package.json ]; then
 else
   [ "$ci" = "true" ] && { echo "CI: node is required for the JS client tests" >&2; exit 1; }
   skipped+=("JS client and browser tests (no node)")
+fi
+
+# Contract fuzzing: schemathesis against /openapi.json of a release build (scripts/contract-fuzz.sh).
+if [ -x target/schemathesis-venv/bin/schemathesis ] || command -v schemathesis >/dev/null; then
+  ./scripts/contract-fuzz.sh || status=1
+else
+  [ "$ci" = "true" ] && { echo "CI: schemathesis is required (scripts/contract-fuzz.sh --install)" >&2; exit 1; }
+  skipped+=("contract fuzzing (no schemathesis; scripts/contract-fuzz.sh --install)")
 fi
 
 if [ ${#skipped[@]} -gt 0 ]; then

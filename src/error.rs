@@ -13,6 +13,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::store::StoreError;
+use crate::wire::{ErrorBody, ErrorEnvelope};
 
 /// A field name and what is wrong with it.
 pub type FieldErrors = Vec<(String, String)>;
@@ -106,11 +107,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut error = json!({ "code": self.code() });
-        match &self {
+        let error = match &self {
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
-                error["message"] = json!("internal server error");
+                ErrorBody::new(self.code(), "internal server error")
             }
             Self::Validation(fields) => {
                 let msg = fields
@@ -118,16 +118,18 @@ impl IntoResponse for ApiError {
                     .map(|(f, m)| format!("{f}: {m}"))
                     .collect::<Vec<_>>()
                     .join("; ");
-                error["message"] = json!(msg);
-                error["fields"] = fields
-                    .iter()
-                    .map(|(f, m)| (f.clone(), json!(m)))
-                    .collect::<serde_json::Map<_, _>>()
-                    .into();
+                ErrorBody {
+                    fields: Some(fields.iter().cloned().collect()),
+                    ..ErrorBody::new(self.code(), msg)
+                }
             }
-            other => error["message"] = json!(other.to_string()),
-        }
-        let mut resp = (status, Json(json!({ "success": false, "error": error }))).into_response();
+            other => ErrorBody::new(self.code(), other.to_string()),
+        };
+        let body = ErrorEnvelope {
+            success: false,
+            error,
+        };
+        let mut resp = (status, Json(body)).into_response();
         // Refusals for load say when to come back (the rate limiter sets its own figure).
         if matches!(self.code(), "rateLimited" | "busy") {
             resp.headers_mut().insert(
@@ -216,5 +218,5 @@ fn unknown_field_name(text: &str) -> Option<&str> {
 
 /// The success envelope `{"success": true, "data": …}`.
 pub fn ok<T: serde::Serialize>(data: T) -> Json<serde_json::Value> {
-    Json(json!({ "success": true, "data": data }))
+    Json(json!(crate::wire::Envelope::new(data)))
 }

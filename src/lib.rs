@@ -26,6 +26,8 @@
 //! - [`billing`]: plans, prices, the credit ledger's rules, packages, Stripe.
 //! - [`tasks`]: the task use cases (create, cancel, retry, delete); the poller; webhooks.
 //! - [`providers`]: the provider trait, the OpenAI-compatible client, the simulator.
+//! - [`wire`]: the JSON bodies clients get, as typed structs (the OpenAPI document
+//!   is generated from them).
 //! - [`media`]: finished videos and thumbnails, stored and served at signed URLs.
 //! - [`periodic`]: background sweeps that run every interval until shutdown.
 //! - [`housekeeping`]: the sweep that deletes dead refresh tokens and old Stripe event ids.
@@ -59,3 +61,4 @@ pub mod tasks;
 pub mod telemetry;
 #[cfg(test)]
 mod test_log;
+pub mod wire;

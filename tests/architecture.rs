@@ -26,7 +26,10 @@ const FLOORS: &[(&str, &[&str])] = &[
             "ops",
         ],
     ),
-    ("infrastructure", &["store", "bus", "providers", "media"]),
+    (
+        "infrastructure",
+        &["store", "bus", "providers", "media", "wire"],
+    ),
     (
         "services",
         &["tasks", "billing", "auth", "housekeeping", "error"],

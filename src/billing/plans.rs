@@ -2,8 +2,6 @@
 //! runs before any credit moves: plan allowed, plan active, not expired (the credit check
 //! itself happens in the store, inside the creating transaction).
 
-use serde_json::{json, Value};
-
 use super::BillingSettings;
 use crate::domain::plans::Subscription;
 use crate::error::ApiError;
@@ -19,17 +17,6 @@ impl BillingSettings {
             "pro" => self.pro_monthly_credits,
             _ => self.free_monthly_credits,
         }
-    }
-
-    /// What `GET /api/users/credits` shows about the plan.
-    pub fn subscription_json(&self, sub: &Subscription, now: i64) -> Value {
-        json!({
-            "plan": sub.plan,
-            "status": sub.status,
-            "endsAt": sub.ends_at.map(crate::domain::time::rfc3339),
-            "canGenerate": check_can_generate(self, sub, now).is_ok(),
-            "monthlyCredits": self.monthly_credits(&sub.plan),
-        })
     }
 }
 

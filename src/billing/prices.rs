@@ -4,10 +4,8 @@
 //! JSON shows it as a decimal (`9.9`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::BillingSettings;
-use crate::domain::money::to_major;
 
 /// A package of credits for sale.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,32 +46,12 @@ impl BillingSettings {
         }
     }
 
-    /// The price table `GET /api/video/models` shows.
-    pub fn prices_json(&self) -> Value {
-        json!({
-            "textToVideo": {"standard": self.price_text_standard, "hd": self.price_text_hd},
-            "imageToVideo": {"standard": self.price_image_standard, "hd": self.price_image_hd},
-        })
-    }
-
     pub fn package(&self, id: &str) -> Option<&CreditPackage> {
         self.credit_packages.iter().find(|p| p.id == id)
     }
 
     pub fn currency_upper(&self) -> String {
         self.payment_currency.to_ascii_uppercase()
-    }
-
-    pub fn package_json(&self, p: &CreditPackage) -> Value {
-        let cur = self.currency_upper();
-        json!({
-            "id": p.id,
-            "name": p.name,
-            "credits": p.credits,
-            "price": to_major(p.price_minor, &cur),
-            "priceMinor": p.price_minor,
-            "currency": cur,
-        })
     }
 }
 
@@ -96,7 +74,13 @@ mod tests {
         let got: Vec<_> = s
             .credit_packages
             .iter()
-            .map(|p| (p.id.as_str(), p.credits, to_major(p.price_minor, "CNY")))
+            .map(|p| {
+                (
+                    p.id.as_str(),
+                    p.credits,
+                    crate::domain::money::to_major(p.price_minor, "CNY"),
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -50,6 +50,9 @@ pub fn spawn(listener: TcpListener, stop: CancellationToken) {
     });
 }
 
+/// Prometheus metrics, text format (TASKHUB_METRICS, TASKHUB_METRICS_ADDR).
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 async fn render() -> impl IntoResponse {
     let body = crate::ops::metrics::handle().render();
     (

@@ -172,7 +172,9 @@ impl Session {
                 return Err(read_error(e));
             }
         };
-        let snapshot = inner.store.task_json(&task);
+        let snapshot =
+            serde_json::to_value(crate::wire::TaskView::new(&task, inner.store.media_urls()))
+                .unwrap_or_default();
         let subscribed = ServerFrame::SubscribedTask {
             video_id: &task.id,
             task: snapshot,

@@ -5,12 +5,14 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{password, random_token, token_hash, AuthUser};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{NewUser, RefreshOutcome, User};
+use crate::wire::{Envelope, ErrorEnvelope, RevokedView, TokensView, UserView};
 
 use super::extract::{ApiJson, ApiQuery};
 
@@ -24,30 +26,47 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/test/login", post(test_login).get(test_login))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RegisterBody {
+#[schema(as = Register)]
+pub(crate) struct RegisterBody {
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: String,
+    #[schema(
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+        max_length = 254
+    )]
     email: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginBody {
+#[schema(as = Login)]
+pub(crate) struct LoginBody {
+    /// Username or email (also accepted as `username` or `email`).
     #[serde(alias = "username", alias = "email")]
     login: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
+#[schema(as = Refresh)]
+pub(crate) struct RefreshBody {
     refresh_token: String,
 }
 
 const BAD_LOGIN: &str = "invalid username/email or password";
 
+/// Register; 201 with tokens.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", security(()),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The new user, signed in", body = Envelope<TokensView>),
+        (status = 409, description = "username or email taken", body = ErrorEnvelope),
+    ))]
 async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterBody>,
@@ -92,6 +111,13 @@ async fn register(
     Ok((StatusCode::CREATED, issue_tokens(&state, &user).await?))
 }
 
+/// Log in by username or email.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = Envelope<TokensView>),
+        (status = 401, description = "unknown user or wrong password", body = ErrorEnvelope),
+    ))]
 async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
@@ -112,6 +138,13 @@ async fn login(
     issue_tokens(&state, &user).await
 }
 
+/// Rotate a refresh token (reusing a spent one revokes the login).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(()),
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new token pair", body = Envelope<TokensView>),
+        (status = 401, description = "invalid, expired or reused refresh token", body = ErrorEnvelope),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -139,6 +172,10 @@ async fn refresh(
     }
 }
 
+/// Revoke the login of a refresh token.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(()),
+    request_body = RefreshBody,
+    responses((status = 200, description = "Whether a live login was revoked", body = Envelope<RevokedView>)))]
 async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -147,24 +184,40 @@ async fn logout(
         .store
         .revoke_refresh_token(&token_hash(&body.refresh_token))
         .await?;
-    Ok(ok(json!({ "revoked": revoked })))
+    Ok(ok(RevokedView { revoked }))
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    responses((status = 200, description = "The user", body = Envelope<UserView>)))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
     let user = state
         .store
         .get_user(&auth.id)
         .await
         .map_err(|_| ApiError::Unauthorized("user no longer exists".into()))?;
-    Ok(ok(user.public()))
+    Ok(ok(UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TestLoginQuery {
+    #[param(
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+        max_length = 254
+    )]
     email: String,
 }
 
-/// Development only: signs in as `email`, creating the user if needed. 403 in production.
+/// Development only: sign in as an email, creating the user (403 in production).
+#[utoipa::path(method(post, get), path = "/api/auth/test/login", tag = "auth", security(()),
+    params(TestLoginQuery),
+    responses(
+        (status = 200, description = "Signed in", body = Envelope<TokensView>),
+        (status = 400, description = "no `email` in the query", body = ErrorEnvelope),
+        (status = 403, description = "production", body = ErrorEnvelope),
+        (status = 422, description = "not a valid email address", body = ErrorEnvelope),
+    ))]
 async fn test_login(
     State(state): State<AppState>,
     query: ApiResult<ApiQuery<TestLoginQuery>>,
@@ -238,24 +291,46 @@ async fn issue_tokens(state: &AppState, user: &User) -> ApiResult<Json<Value>> {
 
 fn token_response(state: &AppState, user: &User, refresh: String) -> ApiResult<Json<Value>> {
     let (access, _) = state.jwt.issue(&user.id, &user.username)?;
-    Ok(ok(json!({
-        "accessToken": access,
-        "refreshToken": refresh,
-        "tokenType": "bearer",
-        "expiresIn": state.jwt.ttl_secs(),
-        "user": user.public(),
-    })))
+    Ok(ok(TokensView {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "bearer".into(),
+        expires_in: state.jwt.ttl_secs(),
+        user: UserView::from(user),
+    }))
 }
 
+/// The documented pattern `^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`, at most
+/// 254 characters: what the OpenAPI document promises is exactly what is accepted.
 fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && email.len() <= 254
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
+    let labels_ok = domain.split('.').count() >= 2
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    email.len() <= 254 && local_ok && labels_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails_follow_the_documented_pattern() {
+        for good in ["a@b.co", "first.last+tag@mail.example.org", "x_y%z@a-b.c-d"] {
+            assert!(valid_email(good), "{good}");
+        }
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@.co", "a@b.", "a@b..co", "a b@c.de", "a@b@c.de", "-x@6.3d*",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+        assert!(!valid_email(&format!("{}@b.co", "a".repeat(250))));
+    }
 }

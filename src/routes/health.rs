@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 
 use crate::state::AppState;
+use crate::wire::{Envelope, ErrorBody, ErrorEnvelope, HealthView, ReadyChecks};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,35 +15,44 @@ pub fn router() -> Router<AppState> {
         .route("/ready", get(ready))
 }
 
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "health", security(()),
+    responses((status = 200, description = "The process answers", body = Envelope<HealthView>)))]
 async fn health() -> impl IntoResponse {
-    Json(
-        json!({ "success": true, "data": { "status": "ok", "version": env!("CARGO_PKG_VERSION") } }),
-    )
+    Json(Envelope::new(HealthView {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
 }
 
-/// 200 when the database and the bus both answer, 503 (naming which is down) otherwise.
+/// Readiness: 200 when the database and the bus both answer, 503 (naming which is down)
+/// otherwise.
+#[utoipa::path(get, path = "/ready", tag = "health", security(()),
+    responses(
+        (status = 200, description = "Database and bus up", body = Envelope<ReadyChecks>),
+        (status = 503, description = "`unavailable`: `error.checks` names what is down", body = ErrorEnvelope),
+    ))]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let (db, bus) = tokio::join!(state.store.ping(), state.bus.is_healthy());
-    let body = json!({ "database": up(db), "bus": up(bus) });
+    let checks = ReadyChecks {
+        database: up(db),
+        bus: up(bus),
+    };
     if db && bus {
-        (
-            StatusCode::OK,
-            Json(json!({ "success": true, "data": body })),
-        )
+        (StatusCode::OK, Json(Envelope::new(checks))).into_response()
     } else {
-        let error =
-            json!({ "code": "unavailable", "message": "a dependency is down", "checks": body });
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "success": false, "error": error })),
-        )
+        let error = ErrorBody {
+            checks: Some(checks),
+            ..ErrorBody::new("unavailable", "a dependency is down")
+        };
+        let body = ErrorEnvelope {
+            success: false,
+            error,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 
-fn up(ok: bool) -> &'static str {
-    if ok {
-        "up"
-    } else {
-        "down"
-    }
+fn up(ok: bool) -> String {
+    if ok { "up" } else { "down" }.to_string()
 }

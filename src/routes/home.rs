@@ -11,6 +11,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home))
 }
 
+/// A page linking the QA pages (development), the docs and health.
+#[utoipa::path(get, path = "/", tag = "docs", security(()),
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
 async fn home(State(state): State<AppState>) -> Html<String> {
     let pages = if state.settings.test_pages_enabled() {
         r#"<li><a href="/test-pages/websocket-test.html">WebSocket test page</a>: log in, create tasks, watch them live</li>

@@ -17,17 +17,37 @@ use tower_http::services::ServeFile;
 use crate::error::ApiError;
 use crate::media::{Denied, MediaStore, ROUTE};
 use crate::state::AppState;
+use crate::wire::ErrorEnvelope;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(&format!("{ROUTE}/{{file}}"), get(serve))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SigQuery {
+    /// Unix seconds the URL expires at.
     exp: Option<String>,
+    /// The URL's signature.
     sig: Option<String>,
 }
 
+/// A finished video (`{videoId}.mp4`) or thumbnail (`.jpg`) at its signed, expiring URL;
+/// Range requests get 206.
+#[utoipa::path(get, path = "/media/{file}", tag = "media", security(()),
+    params(
+        ("file" = String, Path, description = "`{videoId}.mp4` or `{videoId}.jpg`"),
+        SigQuery,
+    ),
+    responses(
+        (status = 200, description = "The file", content(
+            (Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 206, description = "The requested range", content(
+            (Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 403, description = "`mediaUrlExpired` or `invalidSignature`", body = ErrorEnvelope),
+        (status = 404, description = "no such file", body = ErrorEnvelope),
+        (status = 416, description = "the range is outside the file"),
+    ))]
 async fn serve(
     State(state): State<AppState>,
     Path(file): Path<String>,

@@ -3,6 +3,8 @@
 pub mod auth;
 mod auth_user;
 pub mod docs;
+mod docs_rules;
+mod docs_settings;
 mod extract;
 pub mod health;
 mod home;

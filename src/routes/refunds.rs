@@ -9,7 +9,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::ApiJson;
 use crate::auth::AuthUser;
@@ -18,17 +18,32 @@ use crate::domain::money::to_major;
 use crate::error::{ok, ApiResult};
 use crate::state::AppState;
 use crate::store::Reversal;
+use crate::wire::{Envelope, ErrorEnvelope, PaymentView, RefundView, StripeRefundView};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Refund)]
 pub(super) struct RefundBody {
     payment_id: String,
     /// In the payment's currency (`4.95`); absent means everything still refundable.
+    #[schema(minimum = 0.01)]
     amount: Option<f64>,
+    /// Refund even when the user has spent some of the credits it takes back.
     #[serde(default)]
     force: bool,
 }
 
+/// Admin: refund a payment in full or part and take the credits back.
+#[utoipa::path(post, path = "/api/payments/stripe/refund", tag = "admin",
+    request_body = RefundBody,
+    responses(
+        (status = 200, description = "The refund and the credits taken back", body = Envelope<RefundView>),
+        (status = 400, description = "Stripe refused the refund", body = ErrorEnvelope),
+        (status = 403, description = "not an admin", body = ErrorEnvelope),
+        (status = 404, description = "no such payment", body = ErrorEnvelope),
+        (status = 409, description = "nothing left to refund, or the user spent the credits (send `force`)", body = ErrorEnvelope),
+        (status = 503, description = "`paymentsNotConfigured`, or Stripe unreachable", body = ErrorEnvelope),
+    ))]
 pub(super) async fn refund(
     State(state): State<AppState>,
     user: AuthUser,
@@ -43,20 +58,21 @@ pub(super) async fn refund(
     let cur = done.payment.currency.to_ascii_uppercase();
     let amount = to_major(done.amount_minor, &cur);
     let rev = &done.reversal;
-    let stripe_refund = done
-        .stripe
-        .as_ref()
-        .map(|r| json!({"id": r.id, "status": r.status, "amount": to_major(r.amount, &cur)}));
-    Ok(ok(json!({
-        "payment": done.payment.to_json(),
-        "refund": stripe_refund,
-        "amount": amount,
-        "creditsOwed": rev.owed,
-        "creditsReversed": rev.reversed,
-        "creditsAlreadySpent": rev.unrecovered,
-        "alreadyRecorded": !rev.applied,
-        "message": message(rev, amount, &cur),
-    })))
+    let refund = done.stripe.as_ref().map(|r| StripeRefundView {
+        id: r.id.clone(),
+        status: r.status.clone(),
+        amount: to_major(r.amount, &cur),
+    });
+    Ok(ok(RefundView {
+        payment: PaymentView::new(&done.payment),
+        refund,
+        amount,
+        credits_owed: rev.owed,
+        credits_reversed: rev.reversed,
+        credits_already_spent: rev.unrecovered,
+        already_recorded: !rev.applied,
+        message: message(rev, amount, &cur),
+    }))
 }
 
 fn message(rev: &Reversal, amount: f64, cur: &str) -> String {

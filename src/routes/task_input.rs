@@ -15,17 +15,58 @@ use crate::tasks::usecases::TaskInput;
 /// The raw fields, as a client may send them (`duration` is the older clients' `seconds`).
 /// Creating a task costs credits, so an unknown field (say `reference_image_url`, which would
 /// silently make an image task a text one) is a 422 naming it, not ignored.
-#[derive(Debug, Default, Deserialize)]
+/// In the document, `prompt`, `model`, `seconds` and `size` are filled in from the settings
+/// (`routes::docs_settings`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateTask)]
 pub struct CreateTaskBody {
     pub prompt: Option<String>,
     pub model: Option<String>,
+    /// Also accepted as `duration`, and as a string of digits.
     #[serde(alias = "duration")]
+    #[schema(value_type = Option<i64>)]
     pub seconds: Option<Value>,
+    /// Default `720x1280`.
     pub size: Option<String>,
+    /// Default `standard`.
+    #[schema(pattern = "^(standard|hd)$")]
     pub quality: Option<String>,
+    /// Called on every change of the task.
+    #[schema(
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
+        max_length = 2048
+    )]
     pub webhook_url: Option<String>,
+    /// An image to animate, fetched once at creation (makes an image-to-video task).
+    #[schema(
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
+        max_length = 2048
+    )]
     pub reference_image_url: Option<String>,
+}
+
+/// The multipart form of [`CreateTaskBody`], with the image to animate (documentation only:
+/// the parts are read one by one in [`read`]).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateTaskMultipart)]
+#[allow(dead_code)]
+pub struct CreateTaskMultipart {
+    prompt: Option<String>,
+    model: Option<String>,
+    seconds: Option<String>,
+    size: Option<String>,
+    #[schema(pattern = "^(standard|hd)$")]
+    quality: Option<String>,
+    #[schema(
+        pattern = r"^https?://[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*(/[!-~]*)?$",
+        max_length = 2048
+    )]
+    webhook_url: Option<String>,
+    /// PNG, JPEG or WebP (also accepted as `input_reference`).
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
 }
 
 pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInput> {

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::ApiQuery;
 use super::task_input;
@@ -14,6 +14,10 @@ use crate::domain::TaskStatus;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::Task;
+use crate::wire::{
+    Envelope, ErrorEnvelope, EventFrame, ModelView, ModelsView, Paged, PriceTable, TaskContent,
+    TaskDeleted, TaskEvents, TaskStatsView, TaskView,
+};
 
 pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -48,6 +52,21 @@ impl VideoId {
     }
 }
 
+/// Create a task: JSON (text-to-video) or multipart with an `image` part (image-to-video).
+#[utoipa::path(post, path = "/api/video/tasks", tag = "tasks",
+    request_body(content(
+        (task_input::CreateTaskBody = "application/json"),
+        (task_input::CreateTaskMultipart = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "The task, queued; its credits are charged", body = Envelope<TaskView>),
+        (status = 400, description = "invalid multipart body", body = ErrorEnvelope),
+        (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
+        (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
+        (status = 413, description = "image or body too large", body = ErrorEnvelope),
+        (status = 415, description = "neither JSON nor multipart", body = ErrorEnvelope),
+        (status = 422, description = "`validationFailed` (per field), or `referenceImageUrl` could not be fetched", body = ErrorEnvelope),
+    ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -55,14 +74,24 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = task_input::read(req, &state.settings).await?;
     let task = state.tasks.create(&user, input, None).await?;
-    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
+    Ok((
+        StatusCode::CREATED,
+        ok(TaskView::new(&task, state.store.media_urls())),
+    ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Default 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1_000_000)]
     page: Option<String>,
+    /// Default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     page_size: Option<String>,
+    /// Only tasks in this status.
+    #[param(value_type = Option<String>, pattern = "^(queued|processing|completed|failed|cancelled)?$")]
     status: Option<String>,
 }
 
@@ -92,6 +121,12 @@ pub(super) fn paging(page: Option<&str>, page_size: Option<&str>) -> ApiResult<(
     ))
 }
 
+/// The user's tasks, newest first.
+#[utoipa::path(get, path = "/api/video/tasks", tag = "tasks", params(ListQuery),
+    responses(
+        (status = 200, description = "One page of tasks", body = Envelope<Paged<TaskView>>),
+        (status = 400, description = "page, pageSize or status out of range", body = ErrorEnvelope),
+    ))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -110,10 +145,13 @@ async fn list(
         .store
         .list_user_tasks(&user.id, status, page, page_size)
         .await?;
-    let items: Vec<Value> = items.iter().map(|t| state.store.task_json(t)).collect();
-    Ok(ok(
-        json!({ "items": items, "total": total, "page": page, "pageSize": page_size }),
-    ))
+    let urls = state.store.media_urls();
+    Ok(ok(Paged {
+        items: items.iter().map(|t| TaskView::new(t, urls)).collect(),
+        total,
+        page,
+        page_size,
+    }))
 }
 
 async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<Task> {
@@ -121,22 +159,41 @@ async fn user_task(state: &AppState, user: &AuthUser, raw: String) -> ApiResult<
     state.tasks.user_task(user, &id.0).await
 }
 
+/// One task.
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "The task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+    ))]
 async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let task = user_task(&state, &user, id).await?;
-    Ok(ok(state.store.task_json(&task)))
+    Ok(ok(TaskView::new(&task, state.store.media_urls())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// Events after this `seq` (default 0: all).
+    #[param(value_type = Option<i64>, minimum = 0)]
     since_seq: Option<String>,
+    /// At most this many (default 1000).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// The task's event log after `sinceSeq` (the same frames as the WebSocket).
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}/events", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID"), EventsQuery),
+    responses(
+        (status = 200, description = "The frames, oldest first", body = Envelope<TaskEvents>),
+        (status = 400, description = "not a `video_<uuid>`, or sinceSeq/limit out of range", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+    ))]
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
@@ -147,12 +204,21 @@ async fn events(
     let limit = parse_range("limit", q.limit.as_deref(), 1000, 1, 1000)?;
     let task = user_task(&state, &user, id).await?;
     let events = state.store.events_since(&task.id, since, limit).await?;
-    let frames: Vec<_> = events.iter().map(|e| e.envelope()).collect();
-    Ok(ok(
-        json!({ "videoId": task.id, "seq": task.seq, "events": frames }),
-    ))
+    Ok(ok(TaskEvents {
+        video_id: task.id,
+        seq: task.seq,
+        events: events.iter().map(EventFrame::from).collect(),
+    }))
 }
 
+/// Cancel an open task; its credits are refunded.
+#[utoipa::path(post, path = "/api/video/tasks/{videoId}/cancel", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "The cancelled task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task is already finished", body = ErrorEnvelope),
+    ))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -160,11 +226,21 @@ async fn cancel(
 ) -> ApiResult<Json<Value>> {
     let id = VideoId::parse(id)?;
     let task = state.tasks.cancel(&user, &id.0).await?;
-    Ok(ok(state.store.task_json(&task)))
+    Ok(ok(TaskView::new(&task, state.store.media_urls())))
 }
 
 /// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
 /// honoured, so one with fields is refused rather than charged for as something else.
+#[utoipa::path(post, path = "/api/video/tasks/{videoId}/retry", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 201, description = "The new task", body = Envelope<TaskView>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
+        (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task has not failed, or its image is gone", body = ErrorEnvelope),
+        (status = 422, description = "a body with fields", body = ErrorEnvelope),
+    ))]
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
@@ -184,9 +260,20 @@ async fn retry(
     }
     let id = VideoId::parse(id)?;
     let task = state.tasks.retry(&user, &id.0).await?;
-    Ok((StatusCode::CREATED, ok(state.store.task_json(&task))))
+    Ok((
+        StatusCode::CREATED,
+        ok(TaskView::new(&task, state.store.media_urls())),
+    ))
 }
 
+/// Delete a finished task and its events.
+#[utoipa::path(delete, path = "/api/video/tasks/{videoId}", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<TaskDeleted>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the task is still open", body = ErrorEnvelope),
+    ))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
@@ -194,9 +281,20 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     let id = VideoId::parse(id)?;
     state.tasks.delete(&user, &id.0).await?;
-    Ok(ok(json!({ "videoId": id.0, "deleted": true })))
+    Ok(ok(TaskDeleted {
+        video_id: id.0,
+        deleted: true,
+    }))
 }
 
+/// Where to play the finished video.
+#[utoipa::path(get, path = "/api/video/tasks/{videoId}/content", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+    responses(
+        (status = 200, description = "Signed URLs of the video and thumbnail", body = Envelope<TaskContent>),
+        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 404, description = "no such task of this user", body = ErrorEnvelope),
+        (status = 409, description = "the video is not ready", body = ErrorEnvelope),
+    ))]
 async fn content(
     State(state): State<AppState>,
     user: AuthUser,
@@ -214,33 +312,46 @@ async fn content(
         )));
     };
     let urls = state.video.media.urls();
-    Ok(ok(json!({
-        "videoId": task.id,
-        "externalVideoId": task.external_id,
-        "copied": crate::media::MediaUrls::key_of(&url).is_some(),
-        "url": urls.present(&url),
-        "thumbnailUrl": task.thumbnail_url.as_deref().map(|t| urls.present(t)),
-    })))
+    Ok(ok(TaskContent {
+        video_id: task.id.clone(),
+        external_video_id: task.external_id.clone(),
+        copied: crate::media::MediaUrls::key_of(&url).is_some(),
+        url: urls.present(&url),
+        thumbnail_url: task.thumbnail_url.as_deref().map(|t| urls.present(t)),
+    }))
 }
 
+/// The user's task counts by status and credits spent.
+#[utoipa::path(get, path = "/api/video/stats", tag = "tasks",
+    responses((status = 200, description = "Counts", body = Envelope<TaskStatsView>)))]
 async fn stats(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
     Ok(ok(state.store.user_task_stats(&user.id).await?))
 }
 
 /// Models with what they allow and cost (credits per task by kind and quality).
+#[utoipa::path(get, path = "/api/video/models", tag = "tasks", security(()),
+    responses((status = 200, description = "Models, qualities and prices", body = Envelope<ModelsView>)))]
 async fn models(State(state): State<AppState>) -> Json<Value> {
-    let prices = state.settings.billing.prices_json();
-    let models: Vec<Value> = state
+    let b = &state.settings.billing;
+    let prices = PriceTable::new(
+        (b.price_text_standard, b.price_text_hd),
+        (b.price_image_standard, b.price_image_hd),
+    );
+    let models = state
         .settings
         .models
         .iter()
-        .map(|m| {
-            let mut v = json!(m);
-            v["prices"] = prices.clone();
-            v
+        .map(|m| ModelView {
+            id: m.id.clone(),
+            seconds: m.seconds.clone(),
+            sizes: m.sizes.clone(),
+            prices: prices.clone(),
         })
         .collect();
-    ok(
-        json!({ "models": models, "prices": prices, "qualities": ["standard", "hd"], "unit": "credits" }),
-    )
+    ok(ModelsView {
+        models,
+        prices,
+        qualities: vec!["standard".into(), "hd".into()],
+        unit: "credits".into(),
+    })
 }

@@ -1,9 +1,7 @@
 //! API keys: stored as SHA-256 hashes, shown to their owner once at creation.
 
-use serde_json::{json, Value};
-
 use super::{Store, StoreError, StoreResult};
-use crate::domain::time::{now_ms, rfc3339};
+use crate::domain::time::now_ms;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ApiKey {
@@ -22,18 +20,7 @@ const KEY_COLS: &str = "id, user_id, name, prefix, created_at, last_used_at, rev
 /// Keys one user may hold at once.
 pub const MAX_KEYS_PER_USER: i64 = 20;
 
-impl ApiKey {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "createdAt": rfc3339(self.created_at),
-            "lastUsedAt": self.last_used_at.map(rfc3339),
-            "revokedAt": self.revoked_at.map(rfc3339),
-        })
-    }
-}
+impl ApiKey {}
 
 impl Store {
     /// Stores a key by hash. At most [`MAX_KEYS_PER_USER`] live keys per user (`Conflict`).

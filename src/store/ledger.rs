@@ -7,11 +7,9 @@
 //! the user's next `seq`. So `users.credits = SUM(amount) = SUM(lots.remaining)` holds after
 //! every commit, and a balance can never go below zero whatever runs concurrently.
 
-use serde_json::{json, Value};
-
 use super::{DbTx, StoreError, StoreResult};
 use crate::domain::credits::{self as rules, OpenLot, Origin, TxType};
-use crate::domain::time::{now_ms, rfc3339};
+use crate::domain::time::now_ms;
 
 /// Credits a new user gets, created in the same transaction as the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,25 +52,7 @@ pub struct CreditTransaction {
 pub(crate) const TX_COLS: &str = "id, user_id, seq, type, amount, balance_before, balance_after, \
     reference_type, reference_id, description, task_id, payment_id, lot_id, created_at, expires_at";
 
-impl CreditTransaction {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "seq": self.seq,
-            "type": self.tx_type,
-            "amount": self.amount,
-            "balanceBefore": self.balance_before,
-            "balanceAfter": self.balance_after,
-            "referenceType": self.reference_type,
-            "referenceId": self.reference_id,
-            "description": self.description,
-            "taskId": self.task_id,
-            "paymentId": self.payment_id,
-            "createdAt": rfc3339(self.created_at),
-            "expiresAt": self.expires_at.map(rfc3339),
-        })
-    }
-}
+impl CreditTransaction {}
 
 /// Moves `delta` credits on `user_id`'s balance and writes the ledger row, or returns
 /// `None` (writing nothing) when the balance would go negative. Returns the row's id.

@@ -188,13 +188,9 @@ impl Store {
         self.media_urls = Some(urls);
     }
 
-    /// The task as clients see it: [`Task::to_json`] with its media URLs signed.
-    pub fn task_json(&self, task: &Task) -> serde_json::Value {
-        let mut v = task.to_json();
-        if let (Some(urls), Some(result)) = (&self.media_urls, v.get_mut("result")) {
-            urls.sign_result(result);
-        }
-        v
+    /// What signs the media URLs of the tasks this store returns (`wire::TaskView`), if set.
+    pub fn media_urls(&self) -> Option<&crate::media::MediaUrls> {
+        self.media_urls.as_ref()
     }
 
     /// An event as clients see it: its payload's media URLs signed.

@@ -5,14 +5,11 @@
 //! status change), so a payment is granted once and a refund state is applied once, whatever
 //! order webhooks, retries and the admin route arrive in.
 
-use serde_json::{json, Value};
-
 use super::ledger::{self, Reference};
 use super::DbTx;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::credits::{credits_owed, Origin, TxType};
-use crate::domain::money::to_major;
-use crate::domain::time::{now_ms, rfc3339};
+use crate::domain::time::now_ms;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Payment {
@@ -42,25 +39,6 @@ const PAYMENT_COLS: &str = "id, user_id, package, credits, amount_minor, currenc
     credits_reversed, credits_unrecovered, created_at, updated_at, completed_at";
 
 impl Payment {
-    pub fn to_json(&self) -> Value {
-        let cur = self.currency.to_ascii_uppercase();
-        json!({
-            "paymentId": self.id,
-            "status": self.status,
-            "amount": to_major(self.amount_minor, &cur),
-            "currency": cur,
-            "creditsPurchased": self.credits,
-            "package": self.package,
-            "provider": self.provider,
-            "paymentUrl": self.payment_url,
-            "refundedAmount": to_major(self.refunded_minor, &cur),
-            "creditsReversed": self.credits_reversed,
-            "creditsUnrecovered": self.credits_unrecovered,
-            "createdAt": rfc3339(self.created_at),
-            "completedAt": self.completed_at.map(rfc3339),
-        })
-    }
-
     pub fn refundable_minor(&self) -> i64 {
         match self.status.as_str() {
             "completed" | "partially_refunded" => self.amount_minor - self.refunded_minor,

@@ -10,7 +10,7 @@ use super::DbTx;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::ids::new_video_id;
 use crate::domain::lifecycle::{self, TaskChange, TaskError, TaskResult, TaskState};
-use crate::domain::time::{now_ms, rfc3339};
+use crate::domain::time::now_ms;
 use crate::domain::{EventDetail, EventPayload, EventType, TaskEvent, TaskStatus};
 
 /// A task row as stored.
@@ -92,34 +92,6 @@ impl Task {
             error: self.error(),
             result: self.result(),
         }
-    }
-
-    /// The task as stored (media keys unsigned); clients get [`Store::task_json`].
-    pub fn to_json(&self) -> Value {
-        json!({
-            "videoId": self.id,
-            "externalVideoId": self.external_id,
-            "userId": self.user_id,
-            "status": self.status,
-            "progress": self.progress,
-            "seq": self.seq,
-            "prompt": self.prompt,
-            "model": self.model,
-            "seconds": self.seconds,
-            "size": self.size,
-            "quality": self.quality,
-            "kind": self.kind,
-            "referenceImageUrl": self.reference_image_url,
-            "message": self.message,
-            "error": self.error(),
-            "result": self.result(),
-            "creditsCharged": self.credits_charged,
-            "creditsRefunded": self.credits_refunded,
-            "retryOf": self.retry_of,
-            "createdAt": rfc3339(self.created_at),
-            "updatedAt": rfc3339(self.updated_at),
-            "completedAt": self.completed_at.map(rfc3339),
-        })
     }
 
     /// The payload of the frame that announces this task's latest change (PROTOCOL §3).

@@ -1,9 +1,7 @@
 //! Users and their rotating refresh tokens.
 
-use serde::Serialize;
-
 use super::{Store, StoreError, StoreResult};
-use crate::domain::time::{now_ms, rfc3339};
+use crate::domain::time::now_ms;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
@@ -16,28 +14,7 @@ pub struct User {
     pub updated_at: i64,
 }
 
-/// What a client may see of a user.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublicUser {
-    pub id: String,
-    pub username: String,
-    pub email: String,
-    pub role: String,
-    pub created_at: String,
-}
-
 impl User {
-    pub fn public(&self) -> PublicUser {
-        PublicUser {
-            id: self.id.clone(),
-            username: self.username.clone(),
-            email: self.email.clone(),
-            role: self.role.clone(),
-            created_at: rfc3339(self.created_at),
-        }
-    }
-
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
