@@ -8,7 +8,7 @@
 //! Four floors, imports pointing down only (docs/architecture.md; `tests/architecture.rs`
 //! checks it):
 //! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
-//! - infrastructure: [`store`], [`bus`], [`providers`], [`media`];
+//! - infrastructure: [`store`], [`bus`], [`providers`], [`media`], [`wire`];
 //! - services: [`tasks`], [`billing`], [`auth`], [`housekeeping`], [`error`];
 //! - edges: [`routes`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
 //!

@@ -172,9 +172,7 @@ impl Session {
                 return Err(read_error(e));
             }
         };
-        let snapshot =
-            serde_json::to_value(crate::wire::TaskView::new(&task, inner.store.media_urls()))
-                .unwrap_or_default();
+        let snapshot = crate::wire::TaskView::new(&task, inner.store.media_urls());
         let subscribed = ServerFrame::SubscribedTask {
             video_id: &task.id,
             task: snapshot,
