@@ -172,7 +172,7 @@ impl Session {
                 return Err(read_error(e));
             }
         };
-        let snapshot = crate::wire::TaskView::new(&task, inner.store.media_urls());
+        let snapshot = Box::new(crate::wire::TaskView::new(&task, inner.store.media_urls()));
         let subscribed = ServerFrame::SubscribedTask {
             video_id: &task.id,
             task: snapshot,

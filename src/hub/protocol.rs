@@ -229,7 +229,7 @@ pub enum ServerFrame<'a> {
     #[serde(rename = "subscribed")]
     SubscribedTask {
         video_id: &'a str,
-        task: crate::wire::TaskView,
+        task: Box<crate::wire::TaskView>,
         replayed: usize,
     },
     #[serde(rename = "subscribed")]
