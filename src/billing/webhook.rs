@@ -10,12 +10,13 @@
 //! processing fails the claim rolls back with it, so Stripe's retry gets another chance.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::BillingSettings;
 use crate::domain::plans::expiry_after;
 use crate::domain::time::now_ms;
 use crate::store::{Completion, DbTx, Payment, Reversal, Store, StoreResult};
+use crate::wire::WebhookReceipt;
 
 #[derive(Debug, Deserialize)]
 pub struct Event {
@@ -56,30 +57,54 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn to_json(&self) -> Value {
+    /// What the webhook answers Stripe (and what the OpenAPI document describes).
+    pub fn receipt(&self) -> WebhookReceipt {
+        let base = WebhookReceipt {
+            received: true,
+            ..Default::default()
+        };
         match self {
-            Outcome::Duplicate => json!({"received": true, "duplicate": true}),
+            Outcome::Duplicate => WebhookReceipt {
+                duplicate: Some(true),
+                ..base
+            },
             Outcome::Granted {
                 payment_id,
                 credits,
-            } => json!({"received": true, "paymentId": payment_id, "creditsGranted": credits}),
-            Outcome::AlreadySettled { payment_id } => {
-                json!({"received": true, "paymentId": payment_id, "alreadySettled": true})
-            }
-            Outcome::Unpaid { payment_id } => {
-                json!({"received": true, "paymentId": payment_id, "status": "processing", "creditsGranted": 0})
-            }
-            Outcome::StatusChanged { payment_id, status } => {
-                json!({"received": true, "paymentId": payment_id, "status": status})
-            }
+            } => WebhookReceipt {
+                payment_id: Some(payment_id.clone()),
+                credits_granted: Some(*credits),
+                ..base
+            },
+            Outcome::AlreadySettled { payment_id } => WebhookReceipt {
+                payment_id: Some(payment_id.clone()),
+                already_settled: Some(true),
+                ..base
+            },
+            Outcome::Unpaid { payment_id } => WebhookReceipt {
+                payment_id: Some(payment_id.clone()),
+                status: Some("processing".into()),
+                credits_granted: Some(0),
+                ..base
+            },
+            Outcome::StatusChanged { payment_id, status } => WebhookReceipt {
+                payment_id: Some(payment_id.clone()),
+                status: Some(status.clone()),
+                ..base
+            },
             Outcome::Reversed {
                 payment_id,
                 reversal,
-            } => json!({
-                "received": true, "paymentId": payment_id,
-                "creditsReversed": reversal.reversed, "creditsUnrecovered": reversal.unrecovered,
-            }),
-            Outcome::Ignored(why) => json!({"received": true, "ignored": why}),
+            } => WebhookReceipt {
+                payment_id: Some(payment_id.clone()),
+                credits_reversed: Some(reversal.reversed),
+                credits_unrecovered: Some(reversal.unrecovered),
+                ..base
+            },
+            Outcome::Ignored(why) => WebhookReceipt {
+                ignored: Some(why.clone()),
+                ..base
+            },
         }
     }
 }

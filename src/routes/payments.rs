@@ -141,7 +141,7 @@ async fn stripe_webhook(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let outcome = state.payments.stripe_webhook(sig, &body).await?;
-    Ok(ok(outcome.to_json()))
+    Ok(ok(outcome.receipt()))
 }
 
 /// Development only: complete a local test payment (`localTest`); no money moves.
