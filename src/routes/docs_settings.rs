@@ -11,7 +11,11 @@ const DEFAULT_MODEL: &str = "sora-2";
 /// The size a task gets when it names none.
 const DEFAULT_SIZE: &str = "720x1280";
 /// A path or query part of a URL, in characters every URL parser takes as they are.
-const URL_PATH: &str = r"(/[A-Za-z0-9._~-]*)*";
+/// The path (and query) after an origin: any printable ASCII, as the URL parser accepts
+/// (`*`, `%`, `?`… are legal there); none at all is the origin's root.
+const URL_PATH: &str = r"(/[!-~]*)?";
+/// A `returnUrl` given as a path alone: it must start with `/`.
+const PATH_ONLY: &str = r"/[!-~]*";
 
 pub(super) fn apply(doc: &mut Value, settings: &Settings) {
     let schemas = &mut doc["components"]["schemas"];
@@ -85,7 +89,7 @@ fn create_payment(schema: &mut Value, settings: &Settings) {
         .map(|u| regex_escape(&u.origin().ascii_serialization()))
         .collect();
     let pattern = if !origins.is_empty() {
-        format!("^(({}){URL_PATH}|{URL_PATH})$", origins.join("|"))
+        format!("^(({}){URL_PATH}|{PATH_ONLY})$", origins.join("|"))
     } else {
         // Development without a list: loopback only (production refuses every returnUrl).
         format!(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:[1-9][0-9]{{0,3}})?{URL_PATH}$")
