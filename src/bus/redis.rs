@@ -110,10 +110,7 @@ impl Bus for RedisBus {
     /// Fails only when the queue is full (Redis down for a while); subscribers then refill
     /// from the log once the bus is back.
     async fn publish(&self, event: &TaskEvent) -> anyhow::Result<()> {
-        let item = (
-            user_channel(&event.user_id),
-            event.frame().as_str().to_owned(),
-        );
+        let item = (user_channel(&event.user_id), event.frame_text());
         let outbox = &self.inner.outbox;
         let sent = outbox.try_send(item);
         let m = crate::ops::metrics::get();

@@ -165,9 +165,14 @@ impl TaskEvent {
         }
     }
 
-    /// The envelope as JSON text, serialized once and shared by every receiver.
+    /// The envelope as JSON text (the Redis message, the webhook body).
+    pub fn frame_text(&self) -> String {
+        serde_json::to_string(&self.envelope()).expect("an event always serializes")
+    }
+
+    /// The envelope as a shared frame, serialized once for every socket that receives it.
     pub fn frame(&self) -> Frame {
-        Frame::from(serde_json::to_string(&self.envelope()).expect("an event always serializes"))
+        Frame::from(self.frame_text())
     }
 }
 

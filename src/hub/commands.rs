@@ -14,9 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::protocol::{
-    self, valid_video_id, ClientCommand, ClientFrame, ClientKind, ServerFrame, WsError,
-};
+use super::protocol::{self, ClientCommand, ClientFrame, ClientKind, ServerFrame, WsError};
 use super::session::Session;
 use crate::bus::BusEvent;
 use crate::domain::time::{now_ms, rfc3339};
@@ -132,7 +130,7 @@ impl Session {
         since: Option<i64>,
         rid: Option<&Value>,
     ) -> Result<(), WsError> {
-        if !valid_video_id(video_id) {
+        if !crate::domain::ids::is_video_id(video_id) {
             return Err(WsError::validation(
                 "payload.videoId must be a video id (video_<uuid>)",
             ));

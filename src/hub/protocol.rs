@@ -288,11 +288,6 @@ pub fn error_frame(err: &WsError, request_id: Option<&Value>) -> Utf8Bytes {
     .encode(request_id)
 }
 
-/// `videoId` must look like one (`video_` + UUID) before anything is looked up.
-pub fn valid_video_id(id: &str) -> bool {
-    crate::domain::ids::is_video_id(id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +353,9 @@ mod tests {
         assert_eq!(v["type"], "unsubscribed");
         assert_eq!(v["payload"], json!({"scope": "user"}));
         assert!(v.get("requestId").is_none());
-        assert!(valid_video_id("video_0190b7a4-7c1a-7cc0-8000-000000000000"));
-        assert!(!valid_video_id("video_x"));
+        assert!(crate::domain::ids::is_video_id(
+            "video_0190b7a4-7c1a-7cc0-8000-000000000000"
+        ));
+        assert!(!crate::domain::ids::is_video_id("video_x"));
     }
 }

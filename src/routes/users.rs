@@ -17,7 +17,7 @@ use crate::domain::plans::{Subscription, PLANS, STATUSES};
 use crate::domain::time::{now_ms, rfc3339};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{StoreError, User};
+use crate::store::StoreError;
 use crate::wire::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, Envelope, ErrorEnvelope,
     NewApiKeyView, Paged, PlanSetView, SubscriptionView,
@@ -30,11 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/api-keys", get(list_keys).post(create_key))
         .route("/api/users/api-keys/{key_id}", delete(revoke_key))
         .route("/api/admin/users/{user_id}/plan", put(set_plan))
-}
-
-/// The caller, if an admin; 403 otherwise.
-pub(super) async fn require_admin(state: &AppState, user: &AuthUser) -> ApiResult<User> {
-    crate::auth::require_admin(&state.store, user).await
 }
 
 /// What the credits and plan routes show about a plan.
@@ -278,7 +273,7 @@ async fn set_plan(
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<PlanBody>,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&state, &admin).await?;
+    crate::auth::require_admin(&state.store, &admin).await?;
     let sub = parse_plan(&body)?;
     let b = &state.settings.billing;
     let grant = body.grant_credits.unwrap_or(sub.status == "active");

@@ -60,7 +60,7 @@ impl Webhooks {
             tracing::warn!(video_id = %task.id, "too many webhooks in flight; this one is dropped");
             return;
         };
-        let body = event.frame().as_str().to_owned();
+        let body = event.frame_text();
         let mut req = client
             .post(url)
             .timeout(self.timeout)
