@@ -59,7 +59,7 @@ else
   skipped+=("JS client and browser tests (no node)")
 fi
 
-# Contract fuzzing: schemathesis against /openapi.json of a release build (scripts/contract-fuzz.sh).
+# Contract fuzzing: schemathesis against /openapi.json of the debug build above (scripts/contract-fuzz.sh).
 if [ -x target/schemathesis-venv/bin/schemathesis ] || command -v schemathesis >/dev/null; then
   ./scripts/contract-fuzz.sh || status=1
 else
