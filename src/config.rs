@@ -114,6 +114,9 @@ pub struct Settings {
     /// Metrics endpoint settings.
     #[serde(flatten)]
     pub ops: OpsSettings,
+    /// Google sign-in: client, issuer endpoints, the development fake issuer.
+    #[serde(flatten)]
+    pub google: crate::auth::google_settings::GoogleSettings,
 }
 
 impl Default for Settings {
@@ -146,6 +149,7 @@ impl Default for Settings {
             hub: Default::default(),
             http: Default::default(),
             ops: Default::default(),
+            google: Default::default(),
         }
     }
 }
@@ -178,6 +182,11 @@ pub const UNPREFIXED: &[&str] = &[
     "STRIPE_WEBHOOK_SECRET",
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_ISSUER",
+    "GOOGLE_TOKEN_URL",
+    "GOOGLE_JWKS_URL",
 ];
 
 impl Settings {

@@ -26,6 +26,9 @@ pub enum ApiError {
     Validation(FieldErrors),
     #[error("{0}")]
     Unauthorized(String),
+    /// 401 with a specific code (e.g. `invalidGoogleToken`).
+    #[error("{1}")]
+    Unauthenticated(&'static str, String),
     /// 403 with a specific code (e.g. `forbidden`, `subscriptionRequired`).
     #[error("{1}")]
     Forbidden(&'static str, String),
@@ -70,6 +73,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated(..) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(..) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -89,6 +93,7 @@ impl ApiError {
             Self::BadRequest(_) => "badRequest",
             Self::Validation(_) => "validationFailed",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Unauthenticated(code, _) => code,
             Self::Forbidden(code, _) => code,
             Self::NotFound(_) => "notFound",
             Self::Conflict(_) => "conflict",

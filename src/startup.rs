@@ -64,6 +64,7 @@ impl Application {
         let metrics_listener = crate::http::admin::bind(&settings.ops).await?;
         let self_url = self_url(listener.local_addr()?);
         let video = Arc::new(video_services(&settings, &self_url)?);
+        let google = Arc::new(google_auth(&settings, &self_url));
         let tasks = TaskContext {
             settings: Arc::new(TaskSettings {
                 poller: settings.poller.clone(),
@@ -93,6 +94,7 @@ impl Application {
             bus,
             video,
             tasks,
+            google,
             shutdown,
         };
         Ok(Self {
@@ -204,6 +206,19 @@ fn self_url(addr: std::net::SocketAddr) -> String {
         ip => ip,
     };
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
+/// Google sign-in against Google, or in development with `TASKHUB_GOOGLE_FAKE` against
+/// this node's fake issuer (`/dev/fake-google`).
+fn google_auth(settings: &Settings, self_url: &str) -> crate::auth::google::GoogleAuth {
+    use crate::auth::google::{Endpoints, GoogleAuth};
+    let g = &settings.google;
+    let fake = (g.google_fake && !settings.is_production())
+        .then(|| format!("{self_url}{}", crate::routes::fake_google::MOUNT));
+    GoogleAuth::new(
+        Endpoints::new(g, fake.as_deref()),
+        g.google_jwks_min_refresh_secs,
+    )
 }
 
 fn media_urls(settings: &Settings) -> MediaUrls {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tasks: crate::tasks::TaskContext,
     /// This node's WebSocket hub.
     pub hub: Hub,
+    /// Google sign-in: ID token verification and code exchange.
+    pub google: Arc<crate::auth::google::GoogleAuth>,
     /// Cancelled once on shutdown; every long-running task watches it.
     pub shutdown: CancellationToken,
 }

@@ -1,6 +1,8 @@
 //! Authentication: access JWTs, password hashing, opaque tokens, and [`AuthUser`] (its
 //! extractor is the HTTP edge's: `routes/auth_user.rs`).
 
+pub mod google;
+pub mod google_settings;
 pub mod jwt;
 pub mod password;
 

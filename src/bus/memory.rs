@@ -55,4 +55,11 @@ impl Bus for MemoryBus {
         crate::ops::metrics::get().bus_up.set(1.0);
         let _ = self.sink.set(sink);
     }
+
+    async fn close_user(&self, user_id: &str) -> anyhow::Result<()> {
+        if let Some(sink) = self.sink.get().and_then(Weak::upgrade) {
+            sink.close_user(user_id);
+        }
+        Ok(())
+    }
 }

@@ -32,7 +32,16 @@ pub trait Bus: Send + Sync + 'static {
     fn unsubscribe_user(&self, _user_id: &str) {}
     /// Where this node's received events go. Set once, at startup.
     fn attach(&self, _sink: Weak<dyn BusSink>) {}
+    /// Closes every socket of `user_id` on every node (its account was deleted): this
+    /// node's at once, the others' through the user's channel (PROTOCOL §5).
+    async fn close_user(&self, _user_id: &str) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
+
+/// The control message on a user's channel that closes that user's sockets on every node.
+/// Not an event envelope (it has no `type`), so no node mistakes it for one.
+pub const CLOSE_USER_MESSAGE: &str = r#"{"control":"closeUser"}"#;
 
 /// The receiving side of a bus on one node (the hub).
 pub trait BusSink: Send + Sync + 'static {
@@ -42,6 +51,8 @@ pub trait BusSink: Send + Sync + 'static {
     fn bus_lost(&self) {}
     /// The bus is subscribed again; events committed from `since_ms` on may have been missed.
     fn bus_restored(&self, _since_ms: i64) {}
+    /// Close every socket of `user_id` on this node (its account was deleted).
+    fn close_user(&self, _user_id: &str) {}
 }
 
 /// An event as the hub fans it out: routing fields plus the frame, serialized once and

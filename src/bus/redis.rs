@@ -28,7 +28,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{user_channel, Bus, BusEvent, BusSink};
+use super::{user_channel, Bus, BusEvent, BusSink, CLOSE_USER_MESSAGE};
 use crate::domain::time::now_ms;
 use crate::domain::TaskEvent;
 
@@ -167,6 +167,19 @@ impl Bus for RedisBus {
 
     fn attach(&self, sink: Weak<dyn BusSink>) {
         let _ = self.inner.sink.set(sink);
+    }
+
+    /// Closes this node's sockets of the user at once, and queues the control message for
+    /// the other nodes (those holding a socket of the user are subscribed to its channel).
+    async fn close_user(&self, user_id: &str) -> anyhow::Result<()> {
+        if let Some(sink) = self.inner.sink() {
+            sink.close_user(user_id);
+        }
+        let item = (user_channel(user_id), CLOSE_USER_MESSAGE.to_string());
+        self.inner
+            .outbox
+            .try_send(item)
+            .map_err(|_| anyhow!("the Redis publish queue is full (Redis down?)"))
     }
 }
 
@@ -307,10 +320,14 @@ fn deliver(inner: &Inner, msg: redis::Msg) {
     let Some(user_id) = msg.get_channel_name().strip_prefix(CHANNEL_PREFIX) else {
         return;
     };
-    let parsed = msg
-        .get_payload::<String>()
-        .map_err(anyhow::Error::new)
-        .and_then(|text| BusEvent::parse(user_id, text));
+    let text = msg.get_payload::<String>().map_err(anyhow::Error::new);
+    if matches!(&text, Ok(t) if t == CLOSE_USER_MESSAGE) {
+        if let Some(sink) = inner.sink() {
+            sink.close_user(user_id);
+        }
+        return;
+    }
+    let parsed = text.and_then(|text| BusEvent::parse(user_id, text));
     match parsed {
         Ok(event) => {
             if let Some(sink) = inner.sink() {

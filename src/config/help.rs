@@ -150,6 +150,15 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_HASH_QUEUE_TIMEOUT_MS", "longest wait for a password-hashing slot; then 503 busy"),
         d("TASKHUB_HASH_QUEUE_MAX", "requests waiting for a hashing slot; more get 503 busy"),
     ]),
+    ("Google sign-in", &[
+        u("GOOGLE_CLIENT_ID", "unset: POST /api/auth/google answers 503 googleNotConfigured", "OAuth client id; ID tokens must name it as aud"),
+        u("GOOGLE_CLIENT_SECRET", "unset", "OAuth client secret, for exchanging authorization codes"),
+        d("GOOGLE_ISSUER", "issuer ID tokens must name (iss)"),
+        d("GOOGLE_TOKEN_URL", "where authorization codes are exchanged"),
+        d("GOOGLE_JWKS_URL", "the issuer's signing keys (cached; refreshed hourly)"),
+        d("TASKHUB_GOOGLE_JWKS_MIN_REFRESH_SECS", "a token by an unknown key refetches the keys at most this often"),
+        d("TASKHUB_GOOGLE_FAKE", "development only: fake issuer at /dev/fake-google/ for the QA page"),
+    ]),
     ("Operations", &[
         d("TASKHUB_METRICS", "serve GET /metrics (Prometheus, no auth); false closes it"),
         u("TASKHUB_METRICS_ADDR", "unset (main listener)", "serve /metrics on this address instead of the main listener"),

@@ -91,7 +91,7 @@ impl Session {
             user.expires_at = expires_at;
         } else {
             let max = inner.settings.ws_max_sockets_per_user;
-            let Some(id) = inner.registry.add_socket(&claims.sub, max) else {
+            let Some(id) = inner.registry.add_socket(&claims.sub, max, &self.conn) else {
                 let e = WsError::new("limitExceeded", format!("at most {max} sockets per user"));
                 self.conn.push_text(protocol::error_frame(&e, rid));
                 self.conn.close(1008, "too many sockets for this user");
@@ -110,6 +110,16 @@ impl Session {
             // event published by another node.
             if let Err(e) = inner.bus.subscribe_user(&claims.sub).await {
                 tracing::warn!(error = %e, "bus subscription not confirmed; the refill after recovery covers it");
+            }
+            // Checked once subscribed: a deletion committed after this check reaches this
+            // socket through the bus (`close_user`).
+            match inner.store.user_is_live(&claims.sub).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.auth_error("accountDeleted", "this account was deleted", rid);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not check the account is live"),
             }
         }
         let Some(user) = self.user.as_ref() else {

@@ -44,6 +44,9 @@ use crate::bus::{Bus, BusEvent, BusSink};
 use crate::store::Store;
 pub use settings::HubSettings;
 
+/// Close code of a socket whose account was deleted (PROTOCOL §3).
+pub const CLOSE_ACCOUNT_DELETED: u16 = 4003;
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<HubInner>,
@@ -203,6 +206,17 @@ impl BusSink for HubInner {
 
     fn bus_lost(&self) {
         self.refill.begin();
+    }
+
+    fn close_user(&self, user_id: &str) {
+        let frame = protocol::ServerFrame::AuthError {
+            code: "accountDeleted",
+            message: "this account was deleted",
+        };
+        for conn in self.registry.sockets_of(user_id) {
+            conn.push_text(frame.encode(None));
+            conn.close(CLOSE_ACCOUNT_DELETED, "account deleted");
+        }
     }
 
     fn bus_restored(&self, since_ms: i64) {

@@ -22,7 +22,7 @@ pub struct Registry {
 #[derive(Default)]
 struct UserEntry {
     /// Authenticated sockets of this user on this node.
-    sockets: usize,
+    sockets: Vec<Arc<Conn>>,
     /// Those with a user subscription.
     scope: Vec<Arc<Conn>>,
 }
@@ -30,25 +30,33 @@ struct UserEntry {
 impl Registry {
     /// Counts an authenticated socket of `user_id` and returns the user's shared id; None
     /// when the user already has `max`.
-    pub fn add_socket(&self, user_id: &str, max: usize) -> Option<Arc<str>> {
+    pub fn add_socket(&self, user_id: &str, max: usize, conn: &Arc<Conn>) -> Option<Arc<str>> {
         let mut e = match self.users.get_mut(user_id) {
             Some(e) => e,
             None => self.users.entry(Arc::from(user_id)).or_default(),
         };
-        if e.sockets >= max {
+        if e.sockets.len() >= max {
             return None;
         }
-        e.sockets += 1;
+        e.sockets.push(conn.clone());
         crate::ops::metrics::get().ws_authenticated.increment(1.0);
         Some(e.key().clone())
     }
 
-    pub fn remove_socket(&self, user_id: &str) {
+    pub fn remove_socket(&self, user_id: &str, conn_id: u64) {
         crate::ops::metrics::get().ws_authenticated.decrement(1.0);
         self.users.remove_if_mut(user_id, |_, e| {
-            e.sockets = e.sockets.saturating_sub(1);
-            e.sockets == 0 && e.scope.is_empty()
+            e.sockets.retain(|c| c.id != conn_id);
+            e.sockets.is_empty() && e.scope.is_empty()
         });
+    }
+
+    /// Every authenticated socket of `user_id` on this node.
+    pub fn sockets_of(&self, user_id: &str) -> Vec<Arc<Conn>> {
+        self.users
+            .get(user_id)
+            .map(|e| e.sockets.clone())
+            .unwrap_or_default()
     }
 
     pub fn watch_task(&self, video_id: Arc<str>, conn: &Arc<Conn>) {
@@ -75,7 +83,7 @@ impl Registry {
     pub fn unwatch_user(&self, user_id: &str, conn_id: u64) {
         self.users.remove_if_mut(user_id, |_, e| {
             e.scope.retain(|c| c.id != conn_id);
-            e.sockets == 0 && e.scope.is_empty()
+            e.sockets.is_empty() && e.scope.is_empty()
         });
     }
 
@@ -127,7 +135,7 @@ impl Registry {
 
     /// (authenticated sockets, watched tasks, users) on this node.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let sockets = self.users.iter().map(|e| e.sockets).sum();
+        let sockets = self.users.iter().map(|e| e.sockets.len()).sum();
         (sockets, self.tasks.len(), self.users.len())
     }
 }

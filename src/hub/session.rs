@@ -364,7 +364,7 @@ impl Session {
         if self.user_scope {
             inner.registry.unwatch_user(&user.id, self.conn.id);
         }
-        inner.registry.remove_socket(&user.id);
+        inner.registry.remove_socket(&user.id, self.conn.id);
         inner.bus.unsubscribe_user(&user.id);
     }
 }

@@ -132,7 +132,14 @@ async fn login(
         return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
     };
     let queue = state.settings.http.hash_queue();
-    if !password::verify(body.password, user.password_hash.clone(), queue).await? {
+    // A Google-only account has no password: the same work and answer as a wrong one.
+    let no_password = user.password_hash.is_empty();
+    let hash = if no_password {
+        password::dummy_hash(queue).await?.to_string()
+    } else {
+        user.password_hash.clone()
+    };
+    if !password::verify(body.password, hash, queue).await? || no_password {
         return Err(ApiError::Unauthorized(BAD_LOGIN.into()));
     }
     issue_tokens(&state, &user).await
@@ -275,6 +282,11 @@ fn refresh_ttl_ms(state: &AppState) -> i64 {
 
 /// Starts a new login (a new refresh-token family) for `user`.
 async fn issue_tokens(state: &AppState, user: &User) -> ApiResult<Json<Value>> {
+    Ok(ok(new_login(state, user).await?))
+}
+
+/// A new login (a new refresh-token family) for `user`, as its token pair.
+pub(super) async fn new_login(state: &AppState, user: &User) -> ApiResult<TokensView> {
     let refresh = random_token(48);
     let family = uuid::Uuid::new_v4().to_string();
     state
@@ -286,23 +298,27 @@ async fn issue_tokens(state: &AppState, user: &User) -> ApiResult<Json<Value>> {
             refresh_ttl_ms(state),
         )
         .await?;
-    token_response(state, user, refresh)
+    token_view(state, user, refresh)
 }
 
 fn token_response(state: &AppState, user: &User, refresh: String) -> ApiResult<Json<Value>> {
+    Ok(ok(token_view(state, user, refresh)?))
+}
+
+fn token_view(state: &AppState, user: &User, refresh: String) -> ApiResult<TokensView> {
     let (access, _) = state.jwt.issue(&user.id, &user.username)?;
-    Ok(ok(TokensView {
+    Ok(TokensView {
         access_token: access,
         refresh_token: refresh,
         token_type: "bearer".into(),
         expires_in: state.jwt.ttl_secs(),
         user: UserView::from(user),
-    }))
+    })
 }
 
 /// The documented pattern `^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`, at most
 /// 254 characters: what the OpenAPI document promises is exactly what is accepted.
-fn valid_email(email: &str) -> bool {
+pub(super) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };

@@ -64,6 +64,9 @@ pub fn router() -> Router<AppState> {
         media::serve,
         openapi_json,
         viewer,
+        super::google::google_sign_in,
+        super::google::google_config,
+        super::account::delete_account,
     ),
     security(("bearer" = []), ("apiKey" = [])),
     tags(

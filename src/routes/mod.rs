@@ -1,11 +1,14 @@
 //! The HTTP surface: one module per resource, assembled into one router here.
 
+mod account;
 pub mod auth;
 mod auth_user;
 pub mod docs;
 mod docs_rules;
 mod docs_settings;
 mod extract;
+pub mod fake_google;
+pub mod google;
 pub mod health;
 mod home;
 mod hygiene;
@@ -39,8 +42,11 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(media::router())
         .merge(ws::router())
-        .merge(crate::http::admin::router(&settings.ops));
+        .merge(crate::http::admin::router(&settings.ops))
+        .merge(google::router())
+        .merge(account::router());
     app = mount_simulator(app, &settings);
+    app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();
         app = app

@@ -11,6 +11,7 @@
 //! lock on PostgreSQL and the write lock on SQLite before anything is read, so concurrent
 //! writers queue instead of deadlocking.
 
+mod accounts;
 mod api_keys;
 mod billing;
 mod events;
@@ -31,6 +32,7 @@ use sqlx::AnyPool;
 
 use crate::domain::TaskEvent;
 
+pub use accounts::*;
 pub use api_keys::*;
 pub use billing::*;
 pub use events::*;

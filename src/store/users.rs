@@ -37,7 +37,8 @@ pub enum RefreshOutcome {
     Reused,
 }
 
-const USER_COLS: &str = "id, username, email, password_hash, role, created_at, updated_at";
+pub(super) const USER_COLS: &str =
+    "id, username, email, password_hash, role, created_at, updated_at";
 
 impl Store {
     /// Creates a user; a taken username or email is a `Conflict` naming which.

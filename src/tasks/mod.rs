@@ -7,6 +7,7 @@ mod drive;
 mod inputs;
 pub mod outbound;
 pub mod poller;
+pub mod purge;
 pub mod services;
 pub mod settings;
 pub mod uploads;

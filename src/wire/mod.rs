@@ -5,6 +5,7 @@
 //! This module may import `store` (rows), `media` (URL signing) and `domain` only: it
 //! shapes values, it decides nothing.
 
+mod accounts;
 mod payments;
 mod tasks;
 mod users;
@@ -12,6 +13,7 @@ mod users;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };

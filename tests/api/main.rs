@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account_deletion;
 mod api_keys;
 mod auth;
 mod billing;
@@ -10,6 +11,7 @@ mod cli;
 mod credits;
 mod docs;
 mod exposure;
+mod google;
 mod hardening;
 mod http_limits;
 mod ledger_check;
