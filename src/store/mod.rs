@@ -19,6 +19,7 @@ mod ledger;
 mod payments;
 mod poller;
 mod prune;
+mod subscriptions;
 mod tasks;
 mod users;
 
@@ -36,6 +37,7 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
+pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
 

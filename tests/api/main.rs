@@ -26,6 +26,8 @@ mod scripted;
 mod simulator;
 mod stripe_mock;
 mod stripe_webhook;
+mod subscriptions;
+mod subscriptions_end;
 mod tasks;
 mod uploads;
 mod ws;
