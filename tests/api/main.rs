@@ -28,6 +28,7 @@ mod stripe_mock;
 mod stripe_webhook;
 mod subscriptions;
 mod subscriptions_end;
+mod subscriptions_renewal;
 mod tasks;
 mod uploads;
 mod ws;
