@@ -58,6 +58,11 @@ impl BillingSettings {
     }
 }
 
+/// A Stripe object id (`sub_…`, `cs_…`) safe to put in a URL path.
+fn is_stripe_id(id: &str) -> bool {
+    (1..=255).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// A paid plan that is active and not past its end.
 fn holds_paid_plan(sub: &Subscription, now: i64) -> bool {
     sub.plan != "free" && sub.status == "active" && sub.ends_at.is_none_or(|e| e > now)
@@ -143,6 +148,10 @@ impl Payments {
             ));
         }
         let linked = store.get_stripe_subscription(user_id).await?;
+        if let Some(old) = linked.as_ref().filter(|s| s.status == "pending") {
+            self.expire_session(old.checkout_session_id.as_deref())
+                .await;
+        }
         let email = store.get_user(user_id).await?.email;
         let customer = linked
             .as_ref()
@@ -164,6 +173,19 @@ impl Payments {
             session_id: session.id,
             checkout_url: session.url.unwrap_or_default(),
         })
+    }
+
+    /// Expires the user's previous, still open subscription checkout at Stripe, so two open
+    /// sessions cannot both become subscriptions. Best effort: a session that completed or
+    /// expired meanwhile is refused by Stripe, and that is fine.
+    async fn expire_session(&self, session: Option<&str>) {
+        let Some(id) = session.filter(|id| is_stripe_id(id)) else {
+            return;
+        };
+        let path = format!("/v1/checkout/sessions/{id}/expire");
+        if let Err(e) = stripe::post(self.settings(), &path, &[], &format!("expire_{id}")).await {
+            tracing::info!(error = %e, "previous subscription checkout not expired");
+        }
     }
 
     pub async fn subscription(&self, user_id: &str) -> ApiResult<SubscriptionState> {
@@ -198,7 +220,7 @@ impl Payments {
             return Ok(state);
         }
         let id = sub.stripe_subscription_id.as_deref().unwrap_or_default();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !is_stripe_id(id) {
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "stored subscription id is malformed"
             )));

@@ -103,6 +103,12 @@ async fn handle(
                 ),
             )
         }
+        p if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => (
+            StatusCode::OK,
+            Json(
+                json!({"id": p.split('/').nth(4), "object": "checkout.session", "status": "expired"}),
+            ),
+        ),
         p if p.starts_with("/v1/subscriptions/") => (
             StatusCode::OK,
             Json(json!({

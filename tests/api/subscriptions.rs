@@ -220,6 +220,19 @@ async fn checkout_sends_subscription_mode_and_refuses_cleanly(backend: Backend) 
         (Some("free"), Some("pending"))
     );
 
+    // Opening another checkout expires the one still open, so both cannot be paid.
+    let first = v["data"]["sessionId"].as_str().unwrap().to_string();
+    let again = subscribe_call(&app, &tok, "basic").await.expect(201);
+    let reqs = mock.taken();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    let expire = format!("/v1/checkout/sessions/{first}/expire");
+    assert_eq!(paths, [expire.as_str(), "/v1/checkout/sessions"]);
+    assert_eq!(
+        reqs[0].header("idempotency-key"),
+        Some(format!("expire_{first}").as_str())
+    );
+    assert_ne!(again["data"]["sessionId"].as_str(), Some(first.as_str()));
+
     // Stripe refusing the Price is a 400 and changes nothing here.
     let refusing = TestApp::spawn_with(backend, |s| {
         with_plans(&mock)(s);
