@@ -55,6 +55,9 @@ pub enum ApiError {
     /// 408 `requestTimeout`: the request (its body) did not arrive in time.
     #[error("{0}")]
     RequestTimeout(String),
+    /// 409 with a specific code (e.g. `alreadySubscribed`).
+    #[error("{1}")]
+    ConflictCode(&'static str, String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -85,6 +88,7 @@ impl ApiError {
             Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::ConflictCode(..) => StatusCode::CONFLICT,
         }
     }
 
@@ -105,6 +109,7 @@ impl ApiError {
             Self::Unavailable(code, _) => code,
             Self::Internal(_) => "internal",
             Self::RequestTimeout(_) => "requestTimeout",
+            Self::ConflictCode(code, _) => code,
         }
     }
 }

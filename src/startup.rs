@@ -136,6 +136,7 @@ impl Application {
             b.credit_sweep_interval_secs,
             stop.clone(),
         );
+        crate::billing::subscriptions::spawn_lapse_sweep(state.store.clone(), b, stop.clone());
         crate::housekeeping::spawn(state.store.clone(), b.clone(), stop);
         crate::tasks::uploads::spawn_orphan_sweep(state.tasks.clone());
         if let Some(l) = self.metrics_listener {

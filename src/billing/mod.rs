@@ -13,7 +13,9 @@ pub mod prices;
 pub mod return_url;
 pub mod service;
 pub mod stripe;
+pub mod subscriptions;
 pub mod webhook;
+mod webhook_subs;
 
 use std::time::Duration;
 
@@ -76,6 +78,14 @@ pub struct BillingSettings {
     pub webhook_event_retention_days: i64,
     /// How often the housekeeping sweep runs.
     pub prune_interval_secs: u64,
+    /// Stripe Price id (`price_…`) of the basic plan (`STRIPE_PRICE_BASIC`); empty: the
+    /// plan cannot be bought (503 `subscriptionsNotConfigured`).
+    pub stripe_price_basic: String,
+    /// Stripe Price id of the pro plan (`STRIPE_PRICE_PRO`).
+    pub stripe_price_pro: String,
+    /// A Stripe-bought plan whose paid period ended this many seconds ago (and was not
+    /// renewed) moves to free; generating is refused from the period's end regardless.
+    pub subscription_grace_secs: i64,
 }
 
 impl Default for BillingSettings {
@@ -105,6 +115,9 @@ impl Default for BillingSettings {
             refresh_token_retention_days: 30,
             webhook_event_retention_days: 30,
             prune_interval_secs: 3600,
+            stripe_price_basic: String::new(),
+            stripe_price_pro: String::new(),
+            subscription_grace_secs: 86400,
         }
     }
 }

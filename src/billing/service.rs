@@ -53,7 +53,7 @@ pub fn not_configured(what: &str) -> ApiError {
     )
 }
 
-fn stripe_error(e: StripeError) -> ApiError {
+pub(super) fn stripe_error(e: StripeError) -> ApiError {
     tracing::warn!(error = %e, "Stripe call failed");
     match e {
         StripeError::Api { status, message } if (400..500).contains(&status) => {
@@ -130,16 +130,27 @@ impl Payments {
             let ids: Vec<_> = b.credit_packages.iter().map(|p| p.id.as_str()).collect();
             ApiError::field("package", format!("one of {}", ids.join(", ")))
         })?;
-        let raw = &input.return_url;
+        Ok((package, self.return_url(&input.return_url)?))
+    }
+
+    /// A checkout's `returnUrl`: an http(s) URL or a path, on an allowed origin (422
+    /// `invalidReturnUrl` otherwise; see [`super::return_url`]).
+    pub(super) fn return_url(&self, raw: &str) -> ApiResult<url::Url> {
         let return_url = url::Url::parse(raw)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && raw.len() <= 2048)
             .map(|u| u.to_string())
-            .or_else(|| raw.starts_with('/').then(|| raw.clone()))
+            .or_else(|| raw.starts_with('/').then(|| raw.to_string()))
             .ok_or_else(|| ApiError::field("returnUrl", "must be an http(s) URL or a path"))?;
-        let return_url =
-            super::return_url::check(&return_url, &b.payment_return_origins, self.production)?;
-        Ok((package, return_url))
+        super::return_url::check(
+            &return_url,
+            &self.settings.payment_return_origins,
+            self.production,
+        )
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Opens the Checkout Session for a pending payment; a refused or failed call marks the

@@ -129,7 +129,7 @@ pub async fn create_refund(
 }
 
 /// POSTs a form; a transport failure is retried once with the same idempotency key.
-async fn post(
+pub(super) async fn post(
     s: &BillingSettings,
     path: &str,
     form: &[(String, String)],

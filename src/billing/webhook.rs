@@ -6,12 +6,15 @@
 //! - `charge.refunded`: takes back the credits owed for the cumulative refunded amount
 //!   (refunds made in Stripe's dashboard as well as through the admin route).
 //!
+//! - Subscription events (plans bought through Checkout): see `webhook_subs`.
+//!
 //! The event id is claimed first in the transaction; a replayed id changes nothing. If the
 //! processing fails the claim rolls back with it, so Stripe's retry gets another chance.
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::webhook_subs as subs;
 use super::BillingSettings;
 use crate::domain::plans::expiry_after;
 use crate::domain::time::now_ms;
@@ -53,7 +56,21 @@ pub enum Outcome {
         payment_id: String,
         reversal: Reversal,
     },
+    /// A subscription event changed a user's plan or its Stripe link.
+    Subscription(SubOutcome),
     Ignored(String),
+}
+
+/// What a subscription event did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SubOutcome {
+    pub subscription_id: String,
+    /// The user's plan now (`free` after a deletion).
+    pub plan: String,
+    /// The subscription's status now.
+    pub status: String,
+    /// Credits an `invoice.paid` granted (0 when this invoice had granted them before).
+    pub credits_granted: Option<i64>,
 }
 
 impl Outcome {
@@ -101,6 +118,13 @@ impl Outcome {
                 credits_unrecovered: Some(reversal.unrecovered),
                 ..base
             },
+            Outcome::Subscription(o) => WebhookReceipt {
+                subscription_id: Some(o.subscription_id.clone()),
+                plan: Some(o.plan.clone()),
+                status: Some(o.status.clone()),
+                credits_granted: o.credits_granted,
+                ..base
+            },
             Outcome::Ignored(why) => WebhookReceipt {
                 ignored: Some(why.clone()),
                 ..base
@@ -125,6 +149,13 @@ pub async fn handle(store: &Store, s: &BillingSettings, event: &Event) -> StoreR
     }
     let obj = &event.data.object;
     let outcome = match event.kind.as_str() {
+        "checkout.session.completed" if text(obj, "mode") == Some("subscription") => {
+            subs::session_completed(store, &mut tx, obj).await?
+        }
+        "invoice.paid" => subs::invoice_paid(store, s, &mut tx, obj).await?,
+        "invoice.payment_failed" => subs::payment_failed(store, &mut tx, obj).await?,
+        "customer.subscription.updated" => subs::updated(store, &mut tx, obj).await?,
+        "customer.subscription.deleted" => subs::deleted(store, &mut tx, obj).await?,
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             session_paid(store, s, &mut tx, obj).await?
         }

@@ -113,6 +113,9 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_REFRESH_TOKEN_RETENTION_DAYS", "delete refresh tokens expired/revoked this long ago"),
         d("TASKHUB_WEBHOOK_EVENT_RETENTION_DAYS", "delete processed Stripe event ids this old (min 4)"),
         d("TASKHUB_PRUNE_INTERVAL_SECS", "how often the two deletions above run"),
+        u("STRIPE_PRICE_BASIC", "unset", "Stripe Price id (price_...) of the basic plan; unset: 503 subscriptionsNotConfigured"),
+        u("STRIPE_PRICE_PRO", "unset", "Stripe Price id (price_...) of the pro plan; unset: 503 subscriptionsNotConfigured"),
+        d("TASKHUB_SUBSCRIPTION_GRACE_SECS", "a Stripe plan whose paid period ended this long ago moves to free"),
     ]),
     ("WebSocket hub", &[
         d("TASKHUB_WS_HEARTBEAT_INTERVAL_MS", "WS ping interval; two missed pings drop the peer"),

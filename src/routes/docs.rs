@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use super::{auth, health, media, payments, refunds, tasks, users};
+use super::{auth, health, media, payments, refunds, subscriptions, tasks, users};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -61,6 +61,9 @@ pub fn router() -> Router<AppState> {
         payments::dev_complete,
         payments::stripe_webhook,
         refunds::refund,
+        subscriptions::checkout,
+        subscriptions::current,
+        subscriptions::cancel,
         media::serve,
         openapi_json,
         viewer,

@@ -28,6 +28,12 @@ pub(super) fn apply(doc: &mut Value, settings: &Settings) {
     if let Some(pay) = schemas.get_mut("CreatePayment") {
         create_payment(pay, settings);
     }
+    if let Some(sub) = schemas.get_mut("SubscriptionCheckout") {
+        // The same returnUrl rule as a package checkout.
+        let mut pay = json!({"properties": {}});
+        create_payment(&mut pay, settings);
+        sub["properties"]["returnUrl"] = pay["properties"]["returnUrl"].take();
+    }
     let form = "/paths/~1api~1video~1tasks/post/requestBody/content/multipart~1form-data";
     if let Some(form) = doc.pointer_mut(form) {
         form["encoding"] = json!({"image": {"contentType": "image/png, image/jpeg, image/webp"}});

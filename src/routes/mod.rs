@@ -15,6 +15,7 @@ mod hygiene;
 pub mod media;
 pub mod payments;
 mod refunds;
+mod subscriptions;
 pub mod task_input;
 pub mod tasks;
 pub mod users;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::router(settings.max_upload_bytes))
         .merge(users::router())
         .merge(payments::router())
+        .merge(subscriptions::router())
         .merge(media::router())
         .merge(ws::router())
         .merge(crate::http::admin::router(&settings.ops))

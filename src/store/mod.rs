@@ -20,6 +20,7 @@ mod ledger;
 mod payments;
 mod poller;
 mod prune;
+mod subscriptions;
 mod tasks;
 mod users;
 
@@ -38,6 +39,7 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
+pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
 

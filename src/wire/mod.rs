@@ -7,6 +7,7 @@
 
 mod accounts;
 mod payments;
+mod subscriptions;
 mod tasks;
 mod users;
 
@@ -17,6 +18,7 @@ pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
+pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,

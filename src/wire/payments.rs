@@ -137,4 +137,10 @@ pub struct WebhookReceipt {
     /// Why the event was ignored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// The Stripe subscription a subscription event was about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// The user's plan after a subscription event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! A local stand-in for Stripe's HTTP API: records every request (path, headers, form
-//! fields) and answers Checkout Session and Refund creation like Stripe does. A session
-//! for the `premium` package is refused, to test Stripe errors.
+//! fields) and answers Checkout Session, Refund and Subscription updates like Stripe does.
+//! A session for the `premium` package, or for the Price [`REFUSED_PRICE`], is refused, to
+//! test Stripe errors.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde_json::json;
+
+/// A Stripe Price id the mock refuses a Checkout Session for.
+pub const REFUSED_PRICE: &str = "price_refused_fake";
 
 #[derive(Clone, Debug)]
 pub struct Captured {
@@ -78,6 +82,10 @@ async fn handle(
                 json!({"error": {"type": "invalid_request_error", "message": "Amount too large"}}),
             ),
         ),
+        "/v1/checkout/sessions" if c.field("line_items[0][price]") == Some(REFUSED_PRICE) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"type": "invalid_request_error", "message": "No such price"}})),
+        ),
         "/v1/checkout/sessions" => (
             StatusCode::OK,
             Json(json!({
@@ -95,6 +103,20 @@ async fn handle(
                 ),
             )
         }
+        p if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => (
+            StatusCode::OK,
+            Json(
+                json!({"id": p.split('/').nth(4), "object": "checkout.session", "status": "expired"}),
+            ),
+        ),
+        p if p.starts_with("/v1/subscriptions/") => (
+            StatusCode::OK,
+            Json(json!({
+                "id": p.trim_start_matches("/v1/subscriptions/"), "object": "subscription",
+                "status": "active",
+                "cancel_at_period_end": c.field("cancel_at_period_end") == Some("true"),
+            })),
+        ),
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": {"message": "unknown path"}})),
