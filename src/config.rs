@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::help::settings_help;
 use crate::billing::BillingSettings;
+use crate::http::cors::CorsSettings;
 use crate::http::HttpSettings;
 use crate::hub::HubSettings;
 use crate::media::settings::MediaSettings;
@@ -114,6 +115,9 @@ pub struct Settings {
     /// Metrics endpoint settings.
     #[serde(flatten)]
     pub ops: OpsSettings,
+    /// Cross-origin browser access (REST and WebSocket).
+    #[serde(flatten)]
+    pub cors: CorsSettings,
 }
 
 impl Default for Settings {
@@ -146,6 +150,7 @@ impl Default for Settings {
             hub: Default::default(),
             http: Default::default(),
             ops: Default::default(),
+            cors: Default::default(),
         }
     }
 }

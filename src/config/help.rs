@@ -150,6 +150,11 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_HASH_QUEUE_TIMEOUT_MS", "longest wait for a password-hashing slot; then 503 busy"),
         d("TASKHUB_HASH_QUEUE_MAX", "requests waiting for a hashing slot; more get 503 busy"),
     ]),
+    ("Cross-origin access", &[
+        u("TASKHUB_CORS_ORIGINS", "empty (same origin only)", "exact browser origins allowed to call the API and open /ws, comma-separated; * any (no credentials)"),
+        d("TASKHUB_CORS_ALLOW_CREDENTIALS", "allow credentials (cookies) to listed origins; refused with * in production"),
+        d("TASKHUB_CORS_MAX_AGE_SECS", "how long browsers cache a preflight answer"),
+    ]),
     ("Operations", &[
         d("TASKHUB_METRICS", "serve GET /metrics (Prometheus, no auth); false closes it"),
         u("TASKHUB_METRICS_ADDR", "unset (main listener)", "serve /metrics on this address instead of the main listener"),

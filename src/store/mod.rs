@@ -18,6 +18,7 @@ mod hub;
 mod ledger;
 mod payments;
 mod poller;
+mod profiles;
 mod prune;
 mod tasks;
 mod users;
@@ -36,6 +37,7 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
+pub use profiles::*;
 pub use tasks::*;
 pub use users::*;
 

@@ -6,6 +6,7 @@
 //! shapes values, it decides nothing.
 
 mod payments;
+mod profile;
 mod tasks;
 mod users;
 
@@ -15,6 +16,7 @@ use utoipa::ToSchema;
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
+pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,

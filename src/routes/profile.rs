@@ -1,0 +1,162 @@
+//! `GET`/`PATCH /api/users/profile` (the user's display name, avatar, language and opt-in to
+//! the public list) and `GET /api/users/recent` (public: how many users, and the newest who
+//! opted in, by display name and avatar only).
+//!
+//! Each field's rule is the documented pattern, checked here character by character (see
+//! [`rules`]), so what the OpenAPI document promises is exactly what is accepted.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use crate::auth::AuthUser;
+use crate::error::{ok, ApiError, ApiResult, FieldErrors};
+use crate::state::AppState;
+use crate::store::ProfileChange;
+use crate::wire::{Envelope, ErrorEnvelope, ProfileView, RecentUserView, RecentUsersView};
+
+pub mod rules;
+
+/// Users in the public list: the issue's "last 5".
+pub const RECENT_USERS: i64 = 5;
+/// The list changes only when someone signs up or opts in: a browser or proxy may reuse an
+/// answer this long, so a busy landing page does not query the database per view.
+const RECENT_CACHE: &str = "public, max-age=30";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users/profile", get(get_profile).patch(patch_profile))
+        .route("/api/users/recent", get(recent))
+}
+
+/// Takes a present field (even `null`) as `Some`, so `null` and "absent" differ.
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The fields to change; absent fields stay as they are, `{}` changes nothing.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ProfilePatch)]
+pub(crate) struct PatchBody {
+    /// 1 to 50 characters after trimming white space, no control or bidi-override
+    /// characters; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069](?:[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]{0,48}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
+    display_name: Option<Option<String>>,
+    /// An http(s) URL on a host name (not an address), without credentials, at most 2048
+    /// bytes; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, max_length = 2048,
+        pattern = r"^https?://([A-Za-z0-9]+(-+[A-Za-z0-9]+)*\.)*[A-Za-z]([A-Za-z0-9]*(-+[A-Za-z0-9]+)*)?(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[!-~]*)?$")]
+    avatar_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^(en|zh-CN|zh-TW|ja|ko)$")]
+    language: Option<Option<String>>,
+    /// Be listed in `GET /api/users/recent` (with the display name and avatar).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
+    show_in_recent: Option<Option<bool>>,
+}
+
+/// The body as a change, or a 422 naming every bad field.
+fn parse_patch(body: PatchBody) -> ApiResult<ProfileChange> {
+    let mut errors: FieldErrors = Vec::new();
+    let mut err = |f: &str, m: &str| errors.push((f.to_string(), m.to_string()));
+    let display_name = match body.display_name {
+        Some(Some(name)) => match rules::display_name(&name) {
+            Ok(n) => Some(Some(n)),
+            Err(why) => {
+                err("displayName", why);
+                None
+            }
+        },
+        other => other,
+    };
+    let avatar_url = match body.avatar_url {
+        Some(Some(url)) => match rules::avatar_url(&url) {
+            Ok(u) => Some(Some(u)),
+            Err(why) => {
+                err("avatarUrl", why);
+                None
+            }
+        },
+        other => other,
+    };
+    let language = match body.language {
+        None => None,
+        Some(Some(l)) if rules::LANGUAGES.contains(&l.as_str()) => Some(l),
+        Some(_) => {
+            err("language", "one of en, zh-CN, zh-TW, ja, ko");
+            None
+        }
+    };
+    let show_in_recent = match body.show_in_recent {
+        None => None,
+        Some(Some(b)) => Some(b),
+        Some(None) => {
+            err("showInRecent", "true or false");
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(ProfileChange {
+        display_name,
+        avatar_url,
+        language,
+        show_in_recent,
+    })
+}
+
+/// The signed-in user's profile.
+#[utoipa::path(get, path = "/api/users/profile", tag = "profile",
+    responses((status = 200, description = "The profile", body = Envelope<ProfileView>)))]
+async fn get_profile(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
+    let user = state.store.get_user(&auth.id).await?;
+    Ok(ok(ProfileView::from(&user)))
+}
+
+/// Change some profile fields; the others stay. An empty object changes nothing.
+#[utoipa::path(patch, path = "/api/users/profile", tag = "profile",
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = "The profile as changed", body = Envelope<ProfileView>),
+        (status = 422, description = "`validationFailed`: `error.fields` names each bad or unknown field", body = ErrorEnvelope),
+    ))]
+async fn patch_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> ApiResult<Json<Value>> {
+    let change = parse_patch(body)?;
+    let user = state.store.update_profile(&auth.id, &change).await?;
+    Ok(ok(ProfileView::from(&user)))
+}
+
+/// Public: how many users there are, and the newest five who chose to be listed (display
+/// name and avatar only). Cacheable for 30 seconds.
+#[utoipa::path(get, path = "/api/users/recent", tag = "profile", security(()),
+    responses((status = 200, description = "The count and the list", body = Envelope<RecentUsersView>,
+        headers(("Cache-Control" = String, description = "`public, max-age=30`")))))]
+async fn recent(State(state): State<AppState>) -> ApiResult<Response> {
+    let (total, users) = state.store.recent_users(RECENT_USERS).await?;
+    let mut resp = ok(RecentUsersView {
+        total_users: total,
+        users: users.into_iter().map(RecentUserView::from).collect(),
+    })
+    .into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(RECENT_CACHE),
+    );
+    Ok(resp)
+}
