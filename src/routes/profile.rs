@@ -10,8 +10,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::extract::ApiJson;
@@ -35,86 +35,81 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/recent", get(recent))
 }
 
-/// Takes a present field (even `null`) as `Some`, so `null` and "absent" differ.
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// The fields to change; absent fields stay as they are, `{}` changes nothing.
+/// The body of `PATCH /api/users/profile`, for the document only: the body is read as a
+/// JSON object by [`parse_patch`], field by field, so `null` and "absent" differ, a JSON array
+/// is not taken for the fields in order, and every error names its field.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = ProfilePatch)]
+#[allow(dead_code)]
 pub(crate) struct PatchBody {
     /// 1 to 50 characters after trimming white space, no control or bidi-override
     /// characters; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable,
         pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069](?:[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]{0,48}[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$")]
-    display_name: Option<Option<String>>,
+    display_name: Option<String>,
     /// An http(s) URL on a host name (not an address), without credentials, at most 2048
     /// bytes; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable, max_length = 2048,
         pattern = r"^https?://([A-Za-z0-9]+(-+[A-Za-z0-9]+)*\.)*[A-Za-z]([A-Za-z0-9]*(-+[A-Za-z0-9]+)*)?(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[!-~]*)?$")]
-    avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    avatar_url: Option<String>,
+    #[serde(default)]
     #[schema(value_type = String, pattern = "^(en|zh-CN|zh-TW|ja|ko)$")]
-    language: Option<Option<String>>,
+    language: Option<String>,
     /// Be listed in `GET /api/users/recent` (with the display name and avatar).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default)]
     #[schema(value_type = bool)]
-    show_in_recent: Option<Option<bool>>,
+    show_in_recent: Option<bool>,
 }
 
-/// The body as a change, or a 422 naming every bad field.
-fn parse_patch(body: PatchBody) -> ApiResult<ProfileChange> {
+type FieldResult<T> = Result<T, &'static str>;
+
+/// A string or `null` (which clears the field).
+fn nullable_str(v: Value) -> FieldResult<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err("a string or null"),
+    }
+}
+
+/// The body as a change, or a 422 naming every bad or unknown field (nothing is changed
+/// then: all or nothing).
+fn parse_patch(body: Map<String, Value>) -> ApiResult<ProfileChange> {
+    let mut c = ProfileChange::default();
     let mut errors: FieldErrors = Vec::new();
-    let mut err = |f: &str, m: &str| errors.push((f.to_string(), m.to_string()));
-    let display_name = match body.display_name {
-        Some(Some(name)) => match rules::display_name(&name) {
-            Ok(n) => Some(Some(n)),
-            Err(why) => {
-                err("displayName", why);
-                None
-            }
-        },
-        other => other,
-    };
-    let avatar_url = match body.avatar_url {
-        Some(Some(url)) => match rules::avatar_url(&url) {
-            Ok(u) => Some(Some(u)),
-            Err(why) => {
-                err("avatarUrl", why);
-                None
-            }
-        },
-        other => other,
-    };
-    let language = match body.language {
-        None => None,
-        Some(Some(l)) if rules::LANGUAGES.contains(&l.as_str()) => Some(l),
-        Some(_) => {
-            err("language", "one of en, zh-CN, zh-TW, ja, ko");
-            None
+    for (key, value) in body {
+        let outcome: FieldResult<()> = match key.as_str() {
+            "displayName" => nullable_str(value)
+                .and_then(|v| v.map(|s| rules::display_name(&s)).transpose())
+                .map(|v| c.display_name = Some(v)),
+            "avatarUrl" => nullable_str(value)
+                .and_then(|v| v.map(|s| rules::avatar_url(&s)).transpose())
+                .map(|v| c.avatar_url = Some(v)),
+            "language" => match value {
+                Value::String(l) if rules::LANGUAGES.contains(&l.as_str()) => {
+                    c.language = Some(l);
+                    Ok(())
+                }
+                _ => Err("one of en, zh-CN, zh-TW, ja, ko"),
+            },
+            "showInRecent" => match value {
+                Value::Bool(b) => {
+                    c.show_in_recent = Some(b);
+                    Ok(())
+                }
+                _ => Err("true or false"),
+            },
+            _ => Err("unknown field; this route accepts only its documented fields"),
+        };
+        if let Err(why) = outcome {
+            errors.push((key.chars().take(100).collect(), why.to_string()));
         }
-    };
-    let show_in_recent = match body.show_in_recent {
-        None => None,
-        Some(Some(b)) => Some(b),
-        Some(None) => {
-            err("showInRecent", "true or false");
-            None
-        }
-    };
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    Ok(ProfileChange {
-        display_name,
-        avatar_url,
-        language,
-        show_in_recent,
-    })
+    Ok(c)
 }
 
 /// The signed-in user's profile.
@@ -135,7 +130,7 @@ async fn get_profile(State(state): State<AppState>, auth: AuthUser) -> ApiResult
 async fn patch_profile(
     State(state): State<AppState>,
     auth: AuthUser,
-    ApiJson(body): ApiJson<PatchBody>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
     let change = parse_patch(body)?;
     let user = state.store.update_profile(&auth.id, &change).await?;
