@@ -18,7 +18,7 @@ use super::extract::ApiJson;
 use crate::auth::AuthUser;
 use crate::error::{ok, ApiError, ApiResult, FieldErrors};
 use crate::state::AppState;
-use crate::store::ProfileChange;
+use crate::store::{ProfileChange, StoreError};
 use crate::wire::{Envelope, ErrorEnvelope, ProfileView, RecentUserView, RecentUsersView};
 
 pub mod rules;
@@ -116,7 +116,7 @@ fn parse_patch(body: Map<String, Value>) -> ApiResult<ProfileChange> {
 #[utoipa::path(get, path = "/api/users/profile", tag = "profile",
     responses((status = 200, description = "The profile", body = Envelope<ProfileView>)))]
 async fn get_profile(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
-    let user = state.store.get_user(&auth.id).await?;
+    let user = state.store.get_user(&auth.id).await.map_err(gone)?;
     Ok(ok(ProfileView::from(&user)))
 }
 
@@ -133,8 +133,20 @@ async fn patch_profile(
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Json<Value>> {
     let change = parse_patch(body)?;
-    let user = state.store.update_profile(&auth.id, &change).await?;
+    let user = state
+        .store
+        .update_profile(&auth.id, &change)
+        .await
+        .map_err(gone)?;
     Ok(ok(ProfileView::from(&user)))
+}
+
+/// A valid token whose user was deleted: 401, as `/api/auth/me` answers.
+fn gone(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::Unauthorized("user no longer exists".into()),
+        other => other.into(),
+    }
 }
 
 /// Public: how many users there are, and the newest five who chose to be listed (display

@@ -184,6 +184,21 @@ async fn every_bad_field_is_refused_and_nothing_changes(backend: Backend) {
         before,
         "no refusal changed anything"
     );
+
+    // A valid token of a user who is gone: 401, as /api/auth/me answers.
+    let id = app.user_id(&tok).await;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(&id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    app.get("/api/users/profile")
+        .auth(&tok)
+        .await
+        .expect_error(401, "unauthorized");
+    patch(&app, &tok, json!({"language": "ja"}))
+        .await
+        .expect_error(401, "unauthorized");
 }
 
 async fn recent_users_lists_only_opted_in_names(backend: Backend) {
