@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::help::settings_help;
 use crate::billing::BillingSettings;
+use crate::http::cors::CorsSettings;
 use crate::http::HttpSettings;
 use crate::hub::HubSettings;
 use crate::media::settings::MediaSettings;
@@ -117,6 +118,9 @@ pub struct Settings {
     /// Google sign-in: client, issuer endpoints, the development fake issuer.
     #[serde(flatten)]
     pub google: crate::auth::google_settings::GoogleSettings,
+    /// Cross-origin browser access (REST and WebSocket).
+    #[serde(flatten)]
+    pub cors: CorsSettings,
 }
 
 impl Default for Settings {
@@ -150,6 +154,7 @@ impl Default for Settings {
             http: Default::default(),
             ops: Default::default(),
             google: Default::default(),
+            cors: Default::default(),
         }
     }
 }

@@ -39,6 +39,7 @@ impl Application {
         crate::auth::password::return_hash_memory_to_os();
         settings.ensure_jwt_secret()?;
         crate::http::client_ip::TrustedProxies::parse(&settings.http.trusted_proxies)?;
+        crate::http::cors::CorsPolicy::new(&settings.cors, settings.is_production())?;
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());

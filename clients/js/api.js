@@ -207,6 +207,21 @@ export class TaskhubApi {
   /** @param {{page?: number, pageSize?: number}} [query] @returns {Promise<any>} */
   creditTransactions(query = {}) { return this.request('GET', '/api/users/credits/transactions', { query }); }
 
+  // ---- profile ------------------------------------------------------------------
+
+  /** @returns {Promise<any>} the signed-in user's profile */
+  profile() { return this.request('GET', '/api/users/profile'); }
+
+  /**
+   * Change some profile fields; `null` clears displayName or avatarUrl.
+   * @param {{displayName?: string | null, avatarUrl?: string | null, language?: string, showInRecent?: boolean}} patch
+   * @returns {Promise<any>} the profile as changed
+   */
+  updateProfile(patch) { return this.request('PATCH', '/api/users/profile', { body: patch }); }
+
+  /** @returns {Promise<any>} public: `{totalUsers, users: [{displayName, avatarUrl}]}` */
+  recentUsers() { return this.request('GET', '/api/users/recent', { auth: false }); }
+
   /** @returns {Promise<any>} credit packages on sale */
   paymentPackages() { return this.request('GET', '/api/payments/packages'); }
 

@@ -256,6 +256,33 @@ export interface User {
   email: string;
   role: string;
   createdAt: string;
+  displayName?: string | null;
+  avatarUrl?: string | null;
+  /** `en`, `zh-CN`, `zh-TW`, `ja` or `ko`. */
+  language?: string;
+  /** `me()` only. */
+  showInRecent?: boolean;
+  /** `me()` only: credits available now. */
+  credits?: number;
+  /** `me()` only: `free`, `basic` or `pro`. */
+  plan?: string;
+}
+
+export interface Profile {
+  username: string;
+  displayName: string | null;
+  avatarUrl: string | null;
+  language: 'en' | 'zh-CN' | 'zh-TW' | 'ja' | 'ko';
+  showInRecent: boolean;
+  updatedAt: string;
+}
+
+/** Absent fields stay; `null` clears displayName or avatarUrl. */
+export interface ProfilePatch {
+  displayName?: string | null;
+  avatarUrl?: string | null;
+  language?: 'en' | 'zh-CN' | 'zh-TW' | 'ja' | 'ko';
+  showInRecent?: boolean;
 }
 
 export interface TokenResponse {
@@ -333,6 +360,9 @@ export declare class TaskhubApi {
   models(): Promise<any>;
 
   credits(): Promise<any>;
+  profile(): Promise<Profile>;
+  updateProfile(patch: ProfilePatch): Promise<Profile>;
+  recentUsers(): Promise<{ totalUsers: number; users: { displayName: string; avatarUrl: string | null }[] }>;
   creditTransactions(query?: { page?: number; pageSize?: number }): Promise<any>;
   paymentPackages(): Promise<any>;
   health(): Promise<any>;

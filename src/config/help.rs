@@ -162,6 +162,11 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_GOOGLE_JWKS_MIN_REFRESH_SECS", "a token by an unknown key refetches the keys at most this often"),
         d("TASKHUB_GOOGLE_FAKE", "development only: fake issuer at /dev/fake-google/ for the QA page"),
     ]),
+    ("Cross-origin access", &[
+        u("TASKHUB_CORS_ORIGINS", "empty (same origin only)", "exact browser origins allowed to call the API and open /ws, comma-separated; * any (no credentials)"),
+        d("TASKHUB_CORS_ALLOW_CREDENTIALS", "allow credentials (cookies) to listed origins; refused with * in production"),
+        d("TASKHUB_CORS_MAX_AGE_SECS", "how long browsers cache a preflight answer"),
+    ]),
     ("Operations", &[
         d("TASKHUB_METRICS", "serve GET /metrics (Prometheus, no auth); false closes it"),
         u("TASKHUB_METRICS_ADDR", "unset (main listener)", "serve /metrics on this address instead of the main listener"),

@@ -6,12 +6,14 @@
 //!   overtaken by a TCP reset.
 //! - [`timeouts`]: the request and request-body time limits (408 / 503).
 //! - [`rate`]: REST rate limits per IP and per user (429 with `Retry-After`).
+//! - [`cors`]: which browser origins may call the API and open the WebSocket.
 //! - [`client_ip`]: the client address, through trusted proxies' `X-Forwarded-For`.
 //!
 //! All settings live in [`HttpSettings`], flattened into `Settings` (env `TASKHUB_<FIELD>`).
 
 pub mod admin;
 pub mod client_ip;
+pub mod cors;
 pub mod linger;
 pub mod rate;
 pub mod request;

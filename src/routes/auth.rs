@@ -12,7 +12,7 @@ use crate::auth::{password, random_token, token_hash, AuthUser};
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{NewUser, RefreshOutcome, User};
-use crate::wire::{Envelope, ErrorEnvelope, RevokedView, TokensView, UserView};
+use crate::wire::{Envelope, ErrorEnvelope, MeView, RevokedView, TokensView, UserView};
 
 use super::extract::{ApiJson, ApiQuery};
 
@@ -194,16 +194,23 @@ async fn logout(
     Ok(ok(RevokedView { revoked }))
 }
 
-/// The signed-in user.
+/// The signed-in user, with their profile, credits and plan.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
-    responses((status = 200, description = "The user", body = Envelope<UserView>)))]
+    responses((status = 200, description = "The user", body = Envelope<MeView>)))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Value>> {
     let user = state
         .store
         .get_user(&auth.id)
         .await
         .map_err(|_| ApiError::Unauthorized("user no longer exists".into()))?;
-    Ok(ok(UserView::from(&user)))
+    let credits = state.store.credit_summary(&user.id).await?.credits;
+    let plan = state.store.get_subscription(&user.id).await?.plan;
+    Ok(ok(MeView {
+        user: UserView::from(&user),
+        show_in_recent: user.show_in_recent != 0,
+        credits,
+        plan,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

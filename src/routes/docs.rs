@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use super::{auth, health, media, payments, refunds, subscriptions, tasks, users};
+use super::{auth, health, media, payments, profile, refunds, subscriptions, tasks, users};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -55,6 +55,9 @@ pub fn router() -> Router<AppState> {
         users::create_key,
         users::revoke_key,
         users::set_plan,
+        profile::get_profile,
+        profile::patch_profile,
+        profile::recent,
         payments::packages,
         payments::create,
         payments::get_one,
@@ -76,6 +79,7 @@ pub fn router() -> Router<AppState> {
         (name = "auth", description = "Accounts and tokens"),
         (name = "tasks", description = "Video tasks"),
         (name = "credits", description = "Credits, the ledger and API keys"),
+        (name = "profile", description = "Profiles and the public list of recent users"),
         (name = "payments", description = "Credit packages and Stripe"),
         (name = "admin", description = "Admin only"),
         (name = "media", description = "Finished videos"),

@@ -14,6 +14,7 @@ mod home;
 mod hygiene;
 pub mod media;
 pub mod payments;
+pub mod profile;
 mod refunds;
 mod subscriptions;
 pub mod task_input;
@@ -29,10 +30,12 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::http::cors::CorsPolicy;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
+    let cors = cors_policy(&settings);
     let mut app = Router::new()
         .merge(health::router())
         .merge(home::router())
@@ -40,10 +43,11 @@ pub fn router(state: AppState) -> Router {
         .merge(docs::router())
         .merge(tasks::router(settings.max_upload_bytes))
         .merge(users::router())
+        .merge(profile::router())
         .merge(payments::router())
         .merge(subscriptions::router())
         .merge(media::router())
-        .merge(ws::router())
+        .merge(ws::router(cors.clone()))
         .merge(crate::http::admin::router(&settings.ops))
         .merge(google::router())
         .merge(account::router());
@@ -55,7 +59,8 @@ pub fn router(state: AppState) -> Router {
             .nest_service("/test-pages", ServeDir::new(root.join("test-pages")))
             .nest_service("/clients/js", ServeDir::new(root.join("clients/js")));
     }
-    app.fallback(fallback)
+    let app = app
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
@@ -65,8 +70,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             rate_state(&state),
             crate::http::rate::middleware,
-        ))
-        .layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
+        ));
+    // Outside the rate limiter: preflights are answered without counting, and refusals
+    // (429 included) carry the CORS headers, so a script can read them.
+    let app = match cors.layer() {
+        Some(layer) => app.layer(layer),
+        None => app,
+    };
+    app.layer(TraceLayer::new_for_http().make_span_with(hygiene::make_span))
         .layer(axum::middleware::map_response(hygiene::nosniff))
         .layer(crate::http::request::RequestLayer)
         .with_state(state)
@@ -91,6 +102,20 @@ fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) ->
         p.simulator_deleted_bytes,
     );
     app.merge(router(MOUNT_V1, sim))
+}
+
+/// The CORS settings as checked at startup (`Application::build` refuses bad ones, so the
+/// fallback, same origin only, is never used in practice).
+fn cors_policy(settings: &crate::config::Settings) -> std::sync::Arc<CorsPolicy> {
+    let policy = CorsPolicy::new(&settings.cors, settings.is_production()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "invalid CORS settings: same origin only");
+        CorsPolicy {
+            origins: crate::http::cors::Origins::List(Vec::new()),
+            credentials: false,
+            max_age: std::time::Duration::ZERO,
+        }
+    });
+    std::sync::Arc::new(policy)
 }
 
 /// The rate limiter's state, its pruning running until shutdown.

@@ -1,25 +1,31 @@
 //! `GET /ws`: the WebSocket upgrade (PROTOCOL §3). The socket itself is the hub's; this
-//! checks the handshake, counts the socket against the caps on unauthenticated sockets
+//! checks the handshake and the browser's `Origin` (403 `originNotAllowed` unless it is the
+//! server's own or allowed by `TASKHUB_CORS_ORIGINS`: a WebSocket is not covered by CORS, so
+//! without this any site could open one with a token it got hold of), counts the socket against the caps on unauthenticated sockets
 //! (by peer address), answers 101 and passes on `?token=`.
 //!
 //! The handshake is answered here rather than by axum's `WebSocketUpgrade`, so the hub gets
 //! the raw upgraded connection back for its lingering close (see `hub::transport`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::error::ApiError;
+use crate::http::cors::CorsPolicy;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+pub fn router(cors: Arc<CorsPolicy>) -> Router<AppState> {
+    Router::new()
+        .route("/ws", get(upgrade))
+        .layer(Extension(cors))
 }
 
 /// Whether a comma-separated header holds `token` (case-insensitive).
@@ -52,7 +58,11 @@ fn check_handshake(req: &Request) -> Result<HeaderValue, &'static str> {
         .ok_or("`Sec-WebSocket-Key` header missing")
 }
 
-async fn upgrade(State(state): State<AppState>, mut req: Request) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    Extension(cors): Extension<Arc<CorsPolicy>>,
+    mut req: Request,
+) -> Response {
     let key = match check_handshake(&req) {
         Ok(key) => key,
         Err(e) => {
@@ -60,6 +70,14 @@ async fn upgrade(State(state): State<AppState>, mut req: Request) -> Response {
                 .into_response();
         }
     };
+    let h = req.headers();
+    if !cors.allows_socket(h.get(header::ORIGIN), h.get(header::HOST)) {
+        return ApiError::Forbidden(
+            "originNotAllowed",
+            "this page's origin may not open the WebSocket (TASKHUB_CORS_ORIGINS)".into(),
+        )
+        .into_response();
+    }
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return ApiError::BadRequest(
             "expected a WebSocket upgrade: this connection cannot be upgraded".into(),

@@ -19,6 +19,7 @@ mod hub;
 mod ledger;
 mod payments;
 mod poller;
+mod profiles;
 mod prune;
 mod subscriptions;
 mod tasks;
@@ -40,6 +41,7 @@ pub use events::*;
 pub use ledger::*;
 pub use payments::*;
 pub use subscriptions::*;
+pub use profiles::*;
 pub use tasks::*;
 pub use users::*;
 

@@ -12,6 +12,13 @@ pub struct User {
     pub role: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Shown instead of the username where a name is shown; `None` until set.
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    /// `en`, `zh-CN`, `zh-TW`, `ja` or `ko`.
+    pub language: String,
+    /// 1: listed in `GET /api/users/recent` (opt-in), else 0.
+    pub show_in_recent: i64,
 }
 
 impl User {
@@ -38,7 +45,10 @@ pub enum RefreshOutcome {
 }
 
 pub(super) const USER_COLS: &str =
-    "id, username, email, password_hash, role, created_at, updated_at";
+    "id, username, email, password_hash, role, created_at, updated_at, \
+     display_name, avatar_url, language, show_in_recent";
+/// The columns a new user is inserted with (the profile columns take their defaults).
+const INSERT_COLS: &str = "id, username, email, password_hash, role, created_at, updated_at";
 
 impl Store {
     /// Creates a user; a taken username or email is a `Conflict` naming which.
@@ -74,7 +84,7 @@ impl Store {
             )));
         }
         let q = format!(
-            "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, 'user', $5, $5) RETURNING {USER_COLS}"
+            "INSERT INTO users ({INSERT_COLS}) VALUES ($1, $2, $3, $4, 'user', $5, $5) RETURNING {USER_COLS}"
         );
         // The insert is the transaction's first statement: it takes the write lock first.
         let mut tx = self.pool().begin().await?;

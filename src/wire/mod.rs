@@ -8,6 +8,7 @@
 mod accounts;
 mod payments;
 mod subscriptions;
+mod profile;
 mod tasks;
 mod users;
 
@@ -19,6 +20,7 @@ pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
 pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
+pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,

@@ -16,6 +16,12 @@ pub struct UserView {
     /// `user` or `admin`.
     pub role: String,
     pub created_at: String,
+    /// 1 to 50 characters; `null` until set (`PATCH /api/users/profile`).
+    pub display_name: Option<String>,
+    /// An http(s) URL; `null` until set.
+    pub avatar_url: Option<String>,
+    /// `en`, `zh-CN`, `zh-TW`, `ja` or `ko`.
+    pub language: String,
 }
 
 impl From<&User> for UserView {
@@ -26,6 +32,9 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             role: u.role.clone(),
             created_at: rfc3339(u.created_at),
+            display_name: u.display_name.clone(),
+            avatar_url: u.avatar_url.clone(),
+            language: u.language.clone(),
         }
     }
 }

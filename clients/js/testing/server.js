@@ -34,7 +34,8 @@ export function liveSkipReason() {
 
 /**
  * Use TASKHUB_URL, or spawn TASKHUB_BIN and wait for its "listening" line.
- * @param {{startTimeoutMs?: number, simulatorSeconds?: number}} [opts]
+ * @param {{startTimeoutMs?: number, simulatorSeconds?: number, env?: Record<string, string>}} [opts]
+ *   env: more settings for a spawned server (ignored with TASKHUB_URL)
  * @returns {Promise<LiveServer>}
  */
 export async function startServer(opts = {}) {
@@ -59,6 +60,7 @@ export async function startServer(opts = {}) {
       TASKHUB_RATE_OTHER_PER_MIN: '1000000',
       TASKHUB_HASH_QUEUE_TIMEOUT_MS: '120000',
       TASKHUB_HASH_QUEUE_MAX: '100000',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
