@@ -76,8 +76,9 @@ stripe_port=$(cat "$stripe_port_file")
 # shellcheck source=release-server.sh
 . scripts/release-server.sh
 # Limits lifted: the fuzzer sends hundreds of requests a minute from one user and one IP, and
-# its user has credits enough for every task it creates. Everything else is the development
-# default (test login, simulator, local payments).
+# its user has credits enough for every task it creates. Google sign-in runs against the
+# development fake issuer (codes are exchanged at this server's /dev/fake-google/token).
+# Everything else is the development default (test login, simulator, local payments).
 start_release_server "$bin" TASKHUB_ENV=development \
   STRIPE_API_BASE="http://127.0.0.1:$stripe_port" STRIPE_SECRET_KEY=sk_test_fake_contract_fuzz \
   STRIPE_WEBHOOK_SECRET=whsec_fake_contract_fuzz TASKHUB_SIGNUP_BONUS_CREDITS=100000000 \
@@ -85,7 +86,8 @@ start_release_server "$bin" TASKHUB_ENV=development \
   TASKHUB_RATE_AUTH_PER_MIN=1000000 TASKHUB_RATE_TASK_CREATE_PER_MIN=1000000 \
   TASKHUB_RATE_TASK_QUERY_PER_MIN=1000000 TASKHUB_RATE_OTHER_PER_MIN=1000000 \
   TASKHUB_HASH_QUEUE_TIMEOUT_MS=120000 TASKHUB_HASH_QUEUE_MAX=100000 \
-  TASKHUB_SIMULATOR_SECONDS=2
+  TASKHUB_SIMULATOR_SECONDS=2 \
+  GOOGLE_CLIENT_ID=fake-contract-fuzz-client TASKHUB_GOOGLE_FAKE=true
 trap 'kill $pid $stripe_pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data" "$stripe_port_file"' EXIT
 base="http://127.0.0.1:$port"
 

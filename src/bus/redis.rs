@@ -14,7 +14,8 @@
 //! the count. When the connection drops (Redis restarted, or it cut a slow subscriber at its
 //! output-buffer limit), the supervisor tells the sink, reconnects with backoff, subscribes
 //! every wanted channel again, and then tells the sink from when events may be missing so it
-//! refills them from the event log.
+//! refills them from the event log. A user's channel also carries
+//! [`super::CLOSE_USER_MESSAGE`] (the account was deleted: close its sockets).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -169,8 +170,7 @@ impl Bus for RedisBus {
         let _ = self.inner.sink.set(sink);
     }
 
-    /// Closes this node's sockets of the user at once, and queues the control message for
-    /// the other nodes (those holding a socket of the user are subscribed to its channel).
+    /// Closes this node's sockets of the user now; the other nodes' through its channel.
     async fn close_user(&self, user_id: &str) -> anyhow::Result<()> {
         if let Some(sink) = self.inner.sink() {
             sink.close_user(user_id);
@@ -321,10 +321,8 @@ fn deliver(inner: &Inner, msg: redis::Msg) {
         return;
     };
     let text = msg.get_payload::<String>().map_err(anyhow::Error::new);
-    if matches!(&text, Ok(t) if t == CLOSE_USER_MESSAGE) {
-        if let Some(sink) = inner.sink() {
-            sink.close_user(user_id);
-        }
+    if let (Ok(CLOSE_USER_MESSAGE), Some(sink)) = (text.as_deref(), inner.sink()) {
+        sink.close_user(user_id);
         return;
     }
     let parsed = text.and_then(|text| BusEvent::parse(user_id, text));

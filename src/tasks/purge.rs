@@ -17,7 +17,11 @@ impl TaskContext {
             match self.cancel(user, id).await {
                 Ok(_) => cancelled += 1,
                 Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => {}
-                Err(e) => return Err(e),
+                // The account is already deleted: go on with the others and the erasure;
+                // this task is left to the poller and its deadline.
+                Err(e) => {
+                    tracing::warn!(error = %e, video_id = %id, "cancelling a deleted user's task failed")
+                }
             }
         }
         for (video_id, upload) in self.store.erase_user_tasks(&user.id).await? {

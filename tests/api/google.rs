@@ -186,6 +186,9 @@ async fn bad_id_tokens_are_refused(backend: Backend) {
         json!({ "code": "y" }),
         json!({ "code": "y", "redirectUri": "http://l/cb", "codeVerifier": "short" }),
         json!({ "idToken": "x".repeat(9000) }),
+        json!({ "code": "c".repeat(2049), "redirectUri": "http://l/cb" }),
+        json!({ "code": "c", "redirectUri": format!("http://l/{}", "r".repeat(2048)) }),
+        json!({ "code": "", "redirectUri": "http://l/cb" }),
     ] {
         sign_in(&app, body)
             .await

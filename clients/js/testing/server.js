@@ -60,6 +60,8 @@ export async function startServer(opts = {}) {
       TASKHUB_RATE_OTHER_PER_MIN: '1000000',
       TASKHUB_HASH_QUEUE_TIMEOUT_MS: '120000',
       TASKHUB_HASH_QUEUE_MAX: '100000',
+      // The QA page's "Sign in with Google" runs against the development fake issuer.
+      TASKHUB_GOOGLE_FAKE: 'true',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
