@@ -9,7 +9,7 @@
 //! checks it):
 //! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
 //! - infrastructure: [`store`], [`bus`], [`providers`], [`media`], [`wire`];
-//! - services: [`tasks`], [`billing`], [`auth`], [`housekeeping`], [`error`];
+//! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`error`];
 //! - edges: [`routes`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
 //!
 //! - [`domain`]: task status and lifecycle rules, events and frames, ids, time, ledger rules.
@@ -19,6 +19,7 @@
 //! - [`state`]: `AppState`, the handles every handler shares.
 //! - [`error`]: `ApiError`, the REST error envelope.
 //! - [`auth`]: JWTs, passwords, tokens, the `AuthUser` extractor.
+//! - [`accounts`]: account deletion (re-authentication, erasure, sockets, tasks, Stripe).
 //! - [`routes`]: the HTTP surface, one module per resource.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
@@ -37,6 +38,7 @@
 //!   ids and spans, the admin listener for `/metrics`.
 //! - [`ops`]: Prometheus metrics and their settings.
 
+pub mod accounts;
 pub mod auth;
 pub mod billing;
 pub mod bus;

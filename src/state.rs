@@ -43,3 +43,16 @@ impl From<AppState> for crate::tasks::TaskContext {
         }
     }
 }
+
+/// The account use cases over this state's handles.
+impl From<&AppState> for crate::accounts::Accounts {
+    fn from(state: &AppState) -> Self {
+        Self {
+            store: state.store.clone(),
+            bus: state.bus.clone(),
+            tasks: state.clone().into(),
+            payments: state.payments.clone(),
+            hash_queue: state.settings.http.hash_queue(),
+        }
+    }
+}

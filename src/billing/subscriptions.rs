@@ -260,6 +260,30 @@ pub fn spawn_lapse_sweep(store: Store, b: &BillingSettings, shutdown: Cancellati
     });
 }
 
+impl Payments {
+    /// Before an account is deleted: its Stripe subscription, if one is still renewing, is
+    /// set to end with the paid period (no further charge). A Stripe failure is returned, so
+    /// the deletion is refused and can be retried rather than leaving a renewing subscription
+    /// behind an erased account.
+    pub async fn stop_renewal_for_deletion(&self, user_id: &str) -> ApiResult<bool> {
+        if !self.settings().stripe_configured() {
+            let state = self.subscription(user_id).await?;
+            if state
+                .stripe
+                .is_some_and(|s| s.status == "active" || s.status == "past_due")
+            {
+                tracing::warn!(user_id, "deleting an account whose Stripe subscription cannot be cancelled: STRIPE_SECRET_KEY is unset");
+            }
+            return Ok(false);
+        }
+        match self.cancel_subscription(user_id).await {
+            Ok(_) => Ok(true),
+            Err(ApiError::ConflictCode("noSubscription", _)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

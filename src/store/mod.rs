@@ -40,8 +40,8 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
-pub use subscriptions::*;
 pub use profiles::*;
+pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
 

@@ -59,4 +59,6 @@ pub struct AccountDeletedView {
     pub deleted: bool,
     /// Open tasks that were cancelled (their credits refunded).
     pub cancelled_tasks: usize,
+    /// A renewing Stripe subscription was set to end with its paid period (no further charge).
+    pub subscription_stopped: bool,
 }

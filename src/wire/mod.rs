@@ -7,8 +7,8 @@
 
 mod accounts;
 mod payments;
-mod subscriptions;
 mod profile;
+mod subscriptions;
 mod tasks;
 mod users;
 
@@ -19,8 +19,8 @@ pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
-pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
+pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,

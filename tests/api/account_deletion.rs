@@ -78,7 +78,7 @@ async fn deleting_with_a_password_erases_and_revokes_everything(backend: Backend
         .expect(200);
     assert_eq!(
         done["data"],
-        json!({"deleted": true, "cancelledTasks": 2}),
+        json!({"deleted": true, "cancelledTasks": 2, "subscriptionStopped": false}),
         "{done}"
     );
     // The socket is told and closed with 4003.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account_deletion;
+mod account_deletion_billing;
 mod api_keys;
 mod auth;
 mod billing;

@@ -109,6 +109,10 @@ async fn handle(
                 json!({"id": p.split('/').nth(4), "object": "checkout.session", "status": "expired"}),
             ),
         ),
+        p if p.starts_with("/v1/subscriptions/sub_refused") => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": {"type": "api_error", "message": "Stripe is down"}})),
+        ),
         p if p.starts_with("/v1/subscriptions/") => (
             StatusCode::OK,
             Json(json!({
