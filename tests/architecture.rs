@@ -32,7 +32,14 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "services",
-        &["tasks", "billing", "auth", "housekeeping", "error"],
+        &[
+            "tasks",
+            "billing",
+            "auth",
+            "housekeeping",
+            "error",
+            "showcase",
+        ],
     ),
     (
         "edges",

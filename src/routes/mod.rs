@@ -12,6 +12,10 @@ mod hygiene;
 pub mod media;
 pub mod payments;
 mod refunds;
+mod showcase;
+mod showcase_admin;
+mod showcase_bodies;
+mod showcase_items;
 pub mod task_input;
 pub mod tasks;
 pub mod users;
@@ -39,7 +43,8 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(media::router())
         .merge(ws::router())
-        .merge(crate::http::admin::router(&settings.ops));
+        .merge(crate::http::admin::router(&settings.ops))
+        .merge(showcase::router());
     app = mount_simulator(app, &settings);
     if settings.test_pages_enabled() {
         let root = settings.assets_dir();

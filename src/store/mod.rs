@@ -19,6 +19,8 @@ mod ledger;
 mod payments;
 mod poller;
 mod prune;
+mod showcase;
+mod showcase_views;
 mod tasks;
 mod users;
 
@@ -36,6 +38,7 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
+pub use showcase::*;
 pub use tasks::*;
 pub use users::*;
 

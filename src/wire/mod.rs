@@ -6,6 +6,7 @@
 //! shapes values, it decides nothing.
 
 mod payments;
+mod showcase;
 mod tasks;
 mod users;
 
@@ -15,6 +16,7 @@ use utoipa::ToSchema;
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
+pub use showcase::{HeroVideoView, ItemsView, ShowcaseChanged, ShowcaseVideoView, TrialImageView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,
