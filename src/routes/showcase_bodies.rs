@@ -1,7 +1,7 @@
 //! The JSON bodies of the admin showcase routes, turned into the service's inputs. Unknown
 //! fields are refused (422 naming the field), so a misspelt field is never silently ignored.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::showcase::{ItemInput, PromoteInput, VideoInput};
@@ -26,6 +26,7 @@ pub(super) struct VideoBody {
     poster_url: Option<String>,
     /// Seconds.
     #[schema(minimum = 1, maximum = 600)]
+    #[serde(default, deserialize_with = "whole")]
     duration: Option<i64>,
     /// Default `standard`.
     #[schema(pattern = "^(standard|hd)$")]
@@ -36,6 +37,7 @@ pub(super) struct VideoBody {
     featured: Option<bool>,
     /// Display position, smallest first (default 0).
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole")]
     order: Option<i64>,
     /// `false` hides the video from the public (default `true`).
     active: Option<bool>,
@@ -71,6 +73,7 @@ pub(super) struct HeroBody {
     #[schema(max_length = 2048)]
     poster_url: Option<String>,
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole")]
     order: Option<i64>,
     active: Option<bool>,
 }
@@ -100,6 +103,7 @@ pub(super) struct TrialBody {
     #[schema(min_length = 1, max_length = 40)]
     category: Option<String>,
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole")]
     order: Option<i64>,
     active: Option<bool>,
 }
@@ -141,6 +145,7 @@ pub(super) struct PromoteBody {
     category: Option<String>,
     featured: Option<bool>,
     #[schema(minimum = 0, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "whole")]
     order: Option<i64>,
 }
 
@@ -153,5 +158,22 @@ impl From<PromoteBody> for PromoteInput {
             featured: b.featured,
             order: b.order,
         }
+    }
+}
+
+/// A whole number, also when written as a float (`269.0` is an integer to JSON Schema).
+fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    // Below 2^53 every whole f64 is exact, and far beyond every limit here.
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid value {n}: expected a whole number"
+        ))),
     }
 }

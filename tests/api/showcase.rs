@@ -297,3 +297,35 @@ async fn public_routes_refuse_bad_queries_and_unknown_ids(backend: Backend) {
         .iter()
         .all(|i| i["viewCount"] == 0));
 }
+
+/// The real binary: `taskhub seed-demo` twice on one data dir adds the demo once.
+#[tokio::test]
+async fn seed_demo_command_adds_the_demo_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || async {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_taskhub"))
+            .arg("seed-demo")
+            .env_remove("DATABASE_URL")
+            .env("TASKHUB_DATA_DIR", dir.path())
+            .env("JWT_SECRET", crate::process::SECRET)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), out)
+            .await
+            .expect("seed-demo finished in time")
+            .expect("seed-demo ran");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(run()
+        .await
+        .contains("demo showcase: 9 added, 0 already there"));
+    assert!(run()
+        .await
+        .contains("demo showcase: 0 added, 9 already there"));
+}

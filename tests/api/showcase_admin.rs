@@ -253,7 +253,15 @@ async fn update_changes_only_given_fields_and_deactivate_hides(backend: Backend)
     ] {
         assert_eq!(after[f], before[f], "{f} unchanged");
     }
+    // A whole number written as a float is a whole number (JSON Schema's integer).
+    let v = patch(&app, &admin, "videos", &id, json!({"duration": 5.0}))
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["duration"], 5);
     // Refusals change nothing.
+    patch(&app, &admin, "videos", &id, json!({"order": 1.5}))
+        .await
+        .expect_error(422, "validationFailed");
     patch(&app, &admin, "videos", &id, json!({}))
         .await
         .expect_invalid("body");
