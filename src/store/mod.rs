@@ -20,7 +20,7 @@ mod payments;
 mod poller;
 mod prune;
 mod showcase;
-mod showcase_views;
+mod showcase_writes;
 mod tasks;
 mod users;
 

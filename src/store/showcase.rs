@@ -1,10 +1,9 @@
 //! The showcase tables: videos shown on the public site, hero (carousel) videos and trial
-//! images. Rows only: what a field may hold is decided by the `showcase` service. Flags are
-//! stored as 0/1 (`featured`, `active`); counters (`view_count`, `like_count`) are never
-//! written by an update, only by [`Store::view_showcase_video`], so an admin edit cannot undo
-//! a concurrent view.
+//! images: rows, inserts and reads. What a field may hold is decided by the `showcase`
+//! service. Flags are stored as 0/1 (`featured`, `active`). Updates, views, reorders and
+//! deletes are in `showcase_writes.rs`.
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreResult};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ShowcaseVideo {
@@ -132,7 +131,7 @@ pub struct VideoFilter<'a> {
     pub include_inactive: bool,
 }
 
-fn flag(b: Option<bool>) -> Option<i64> {
+pub(super) fn flag(b: Option<bool>) -> Option<i64> {
     b.map(i64::from)
 }
 
@@ -336,77 +335,5 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         Ok((items, total))
-    }
-
-    /// Applies `p` to a showcase video in one statement; `NotFound` for an unknown id.
-    pub async fn update_showcase_video(
-        &self,
-        id: &str,
-        p: &VideoPatch,
-        now: i64,
-    ) -> StoreResult<ShowcaseVideo> {
-        let q = format!(
-            "UPDATE showcase_videos SET title = COALESCE($2, title),
-                description = COALESCE($3, description), category = COALESCE($4, category),
-                video_url = COALESCE($5, video_url), poster_url = COALESCE($6, poster_url),
-                duration = COALESCE($7, duration), quality = COALESCE($8, quality),
-                aspect_ratio = COALESCE($9, aspect_ratio), featured = COALESCE($10, featured),
-                sort_order = COALESCE($11, sort_order), active = COALESCE($12, active),
-                updated_at = $13
-             WHERE id = $1 RETURNING {VIDEO_COLS}"
-        );
-        sqlx::query_as(&q)
-            .bind(id)
-            .bind(&p.title)
-            .bind(&p.description)
-            .bind(&p.category)
-            .bind(&p.video_url)
-            .bind(&p.poster_url)
-            .bind(p.duration)
-            .bind(&p.quality)
-            .bind(&p.aspect_ratio)
-            .bind(flag(p.featured))
-            .bind(p.sort_order)
-            .bind(flag(p.active))
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)
-    }
-
-    /// Applies `p` to a hero video or trial image in one statement.
-    pub async fn update_showcase_item<T>(
-        &self,
-        kind: ShowcaseKind,
-        id: &str,
-        p: &ItemPatch,
-        now: i64,
-    ) -> StoreResult<T>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        let (url, extra) = match kind {
-            ShowcaseKind::Trial => ("image_url", "category"),
-            _ => ("video_url", "poster_url"),
-        };
-        let q = format!(
-            "UPDATE {} SET title = COALESCE($2, title), {url} = COALESCE($3, {url}),
-                {extra} = COALESCE($4, {extra}), sort_order = COALESCE($5, sort_order),
-                active = COALESCE($6, active), updated_at = $7
-             WHERE id = $1 RETURNING {}",
-            kind.table(),
-            kind.cols()
-        );
-        sqlx::query_as(&q)
-            .bind(id)
-            .bind(&p.title)
-            .bind(&p.url)
-            .bind(&p.extra)
-            .bind(p.sort_order)
-            .bind(flag(p.active))
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)
     }
 }

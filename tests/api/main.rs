@@ -25,6 +25,7 @@ mod rate_limits;
 mod scripted;
 mod showcase;
 mod showcase_admin;
+mod showcase_order;
 mod showcase_views;
 mod simulator;
 mod stripe_mock;

@@ -1,10 +1,84 @@
-//! Showcase writes that span rows or tables: counting a view (at most once per viewer and
-//! clock hour), reordering, deleting, and pruning the view log.
+//! Showcase writes: updates (one statement each, given fields only), counting a view (at
+//! most once per viewer and clock hour), reordering, deleting, and pruning the view log.
+//! Counters (`view_count`, `like_count`) are never written by an update, only by
+//! [`Store::view_showcase_video`], so an admin edit cannot undo a concurrent view.
 
-use super::showcase::{ShowcaseKind, ShowcaseVideo, VIDEO_COLS};
-use super::{Store, StoreResult};
+use super::showcase::{flag, ItemPatch, ShowcaseKind, ShowcaseVideo, VideoPatch, VIDEO_COLS};
+use super::{Store, StoreError, StoreResult};
 
 impl Store {
+    /// Applies `p` to a showcase video in one statement; `NotFound` for an unknown id.
+    pub async fn update_showcase_video(
+        &self,
+        id: &str,
+        p: &VideoPatch,
+        now: i64,
+    ) -> StoreResult<ShowcaseVideo> {
+        let q = format!(
+            "UPDATE showcase_videos SET title = COALESCE($2, title),
+                description = COALESCE($3, description), category = COALESCE($4, category),
+                video_url = COALESCE($5, video_url), poster_url = COALESCE($6, poster_url),
+                duration = COALESCE($7, duration), quality = COALESCE($8, quality),
+                aspect_ratio = COALESCE($9, aspect_ratio), featured = COALESCE($10, featured),
+                sort_order = COALESCE($11, sort_order), active = COALESCE($12, active),
+                updated_at = $13
+             WHERE id = $1 RETURNING {VIDEO_COLS}"
+        );
+        sqlx::query_as(&q)
+            .bind(id)
+            .bind(&p.title)
+            .bind(&p.description)
+            .bind(&p.category)
+            .bind(&p.video_url)
+            .bind(&p.poster_url)
+            .bind(p.duration)
+            .bind(&p.quality)
+            .bind(&p.aspect_ratio)
+            .bind(flag(p.featured))
+            .bind(p.sort_order)
+            .bind(flag(p.active))
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Applies `p` to a hero video or trial image in one statement.
+    pub async fn update_showcase_item<T>(
+        &self,
+        kind: ShowcaseKind,
+        id: &str,
+        p: &ItemPatch,
+        now: i64,
+    ) -> StoreResult<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let (url, extra) = match kind {
+            ShowcaseKind::Trial => ("image_url", "category"),
+            _ => ("video_url", "poster_url"),
+        };
+        let q = format!(
+            "UPDATE {} SET title = COALESCE($2, title), {url} = COALESCE($3, {url}),
+                {extra} = COALESCE($4, {extra}), sort_order = COALESCE($5, sort_order),
+                active = COALESCE($6, active), updated_at = $7
+             WHERE id = $1 RETURNING {}",
+            kind.table(),
+            kind.cols()
+        );
+        sqlx::query_as(&q)
+            .bind(id)
+            .bind(&p.title)
+            .bind(&p.url)
+            .bind(&p.extra)
+            .bind(p.sort_order)
+            .bind(flag(p.active))
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Reads an active showcase video and counts a view by `viewer` in `hour`, once: in one
     /// transaction, the view row is inserted if absent (the primary key decides, so
     /// concurrent views by one viewer queue on it and all but one insert nothing) and only
