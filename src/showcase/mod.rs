@@ -211,12 +211,21 @@ impl Admin<'_, '_> {
             return Err(not_found(kind, id));
         }
         let patch = input.into_patch()?;
+        // A promoted video whose files are replaced: its copies of them go.
+        let old = match patch.video_url.is_some() || patch.poster_url.is_some() {
+            true => self.s.store.get_showcase(kind, id, true).await.ok(),
+            false => None,
+        };
         let r = self
             .s
             .store
             .update_showcase_video(id, &patch, now_ms())
             .await;
-        found(kind, id, r)
+        let new = found(kind, id, r)?;
+        if let Some(old) = old {
+            promote::remove_replaced(self.s.media, &old, &new).await;
+        }
+        Ok(new)
     }
 
     /// Changes the given fields of a hero video or trial image.
@@ -305,5 +314,34 @@ pub async fn prune_views(store: &Store, now: i64) -> StoreResult<u64> {
         if n < PRUNE_BATCH as u64 {
             return Ok(total);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn viewer_keys_hide_addresses_and_group_ipv6_by_64() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(
+            &format!("sqlite://{}/t.db?mode=rwc", dir.path().display()),
+            1,
+        )
+        .await
+        .unwrap();
+        let secret = Secret::new("fake-test-secret");
+        let urls = crate::media::MediaUrls::new(&secret, &Default::default());
+        let media = MediaStore::new(dir.path().into(), urls, &Default::default());
+        let s = Showcase::new(&store, &media, &secret);
+        let key = |ip: &str| s.viewer_key(&Viewer::Ip(ip.parse().unwrap()));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert!(!key("192.0.2.1").contains("192"), "{}", key("192.0.2.1"));
+        let other = Showcase::new(&store, &media, &Secret::new("another-fake-secret"));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_ne!(key("192.0.2.1"), other.viewer_key(&Viewer::Ip(ip)));
+        assert_eq!(s.viewer_key(&Viewer::User("u1".into())), "u:u1");
     }
 }

@@ -162,6 +162,23 @@ pub(super) async fn remove_copies(media: &MediaStore, v: &ShowcaseVideo) {
     }
 }
 
+/// Deletes the copies `old` owned that `new` no longer uses (an update replaced them).
+pub(super) async fn remove_replaced(media: &MediaStore, old: &ShowcaseVideo, new: &ShowcaseVideo) {
+    let kept = [Some(new.video_url.as_str()), new.poster_url.as_deref()];
+    for key in [Some(old.video_url.as_str()), old.poster_url.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if MediaStore::is_valid_name(key) && !kept.contains(&Some(key)) {
+            if let Err(e) = tokio::fs::remove_file(media.path(key)).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(file = key, error = %e, "could not delete a showcase copy");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::aspect_of;

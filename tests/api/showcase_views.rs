@@ -210,6 +210,19 @@ async fn promote_copies_a_completed_task_once(backend: Backend) {
     }
     let copies = || std::fs::read_dir(&media).unwrap().count();
     assert_eq!(copies(), 2);
+    // Replacing the poster deletes its copy; the video's stays.
+    let poster = json!({"posterUrl": "/assets/showcase/poster-food.png"});
+    let path = format!("/api/admin/showcase/videos/{sid}");
+    let v = app
+        .request(reqwest::Method::PATCH, &path)
+        .auth(&admin)
+        .json(poster)
+        .await
+        .expect(200);
+    assert_eq!(v["data"]["posterUrl"], "/assets/showcase/poster-food.png");
+    assert_eq!(copies(), 1);
+    let url = v["data"]["videoUrl"].as_str().unwrap();
+    assert_eq!(app.get(url).response().await.status(), 200);
     // Deleting the showcase video deletes its copies.
     app.delete(format!("/api/admin/showcase/videos/{sid}"))
         .auth(&admin)
