@@ -1,5 +1,5 @@
-//! The `taskhub` command: `serve` (default), `migrate`, `seed-demo`, `admin`, `simulator` (the fake
-//! provider alone), and the terminal client (`login`, `create`, `watch`, `tasks`).
+//! The `taskhub` command: `serve` (default), `migrate`, `seed-demo`, `admin`, `simulator`
+//! (the fake provider alone), and the terminal client (`login`, `create`, `watch`, `tasks`).
 //! Subcommand bodies live in `taskhub::cli`.
 
 use clap::{Parser, Subcommand};
