@@ -1,7 +1,8 @@
 //! The housekeeping sweep: every `prune_interval_secs`, deletes refresh tokens expired or
 //! revoked more than `refresh_token_retention_days` ago and Stripe event ids older than
 //! `webhook_event_retention_days` (at least [`MIN_EVENT_RETENTION_DAYS`], Stripe's retry
-//! window plus a day, so a late retry is still recognised as a duplicate).
+//! window plus a day, so a late retry is still recognised as a duplicate); and showcase view
+//! rows older than the previous clock hour ([`crate::showcase::prune_views`]).
 
 use std::time::Duration;
 
@@ -53,6 +54,11 @@ pub fn spawn(store: Store, billing: BillingSettings, shutdown: CancellationToken
                     tracing::info!(refresh_tokens = tokens, stripe_events = events, "pruned")
                 }
                 Err(e) => tracing::warn!(error = %e, "housekeeping sweep failed"),
+            }
+            match crate::showcase::prune_views(&store, now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(showcase_views = n, "pruned"),
+                Err(e) => tracing::warn!(error = %e, "showcase view pruning failed"),
             }
         }
     });

@@ -9,7 +9,7 @@
 //! checks it):
 //! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
 //! - infrastructure: [`store`], [`bus`], [`providers`], [`media`], [`wire`];
-//! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`error`];
+//! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`showcase`], [`error`];
 //! - edges: [`routes`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
 //!
 //! - [`domain`]: task status and lifecycle rules, events and frames, ids, time, ledger rules.
@@ -37,6 +37,8 @@
 //! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits, request
 //!   ids and spans, the admin listener for `/metrics`.
 //! - [`ops`]: Prometheus metrics and their settings.
+//! - [`showcase`]: the public site's showcase (videos, hero videos, trial images), its admin
+//!   use cases and `seed-demo`.
 
 pub mod accounts;
 pub mod auth;
@@ -56,6 +58,7 @@ pub mod providers;
 pub mod routes;
 pub mod secret;
 pub mod secret_file;
+pub mod showcase;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -1,5 +1,5 @@
-//! The `taskhub` command: `serve` (default), `migrate`, `admin`, `simulator` (the fake
-//! provider alone), and the terminal client (`login`, `create`, `watch`, `tasks`).
+//! The `taskhub` command: `serve` (default), `migrate`, `seed-demo`, `admin`, `simulator`
+//! (the fake provider alone), and the terminal client (`login`, `create`, `watch`, `tasks`).
 //! Subcommand bodies live in `taskhub::cli`.
 
 use clap::{Parser, Subcommand};
@@ -25,6 +25,10 @@ enum Command {
     /// Apply database migrations and exit.
     #[command(after_help = settings_help())]
     Migrate,
+    /// Load the demo showcase (videos, hero videos, trial images from shipped files); running
+    /// it again changes nothing.
+    #[command(after_help = settings_help())]
+    SeedDemo,
     /// Manage admins: `taskhub admin grant EMAIL` makes an existing user an admin.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -61,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => taskhub::cli::migrate(&settings).await,
+        Command::SeedDemo => taskhub::cli::seed_demo(&settings).await.map(|_| ()),
         Command::Admin(AdminCommand::Grant { email }) => {
             taskhub::cli::set_role(&settings, &email, "admin").await
         }

@@ -39,6 +39,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "accounts",
             "housekeeping",
             "error",
+            "showcase",
         ],
     ),
     (

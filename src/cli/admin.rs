@@ -1,4 +1,4 @@
-//! `taskhub migrate` and `taskhub admin grant|revoke`: bodies kept here so `main.rs` stays a
+//! `taskhub migrate`, `taskhub seed-demo` and `taskhub admin grant|revoke`: bodies kept here so `main.rs` stays a
 //! thin argument parser.
 
 use crate::config::Settings;
@@ -25,4 +25,16 @@ pub async fn set_role(settings: &Settings, email: &str, role: &str) -> anyhow::R
         })?;
     println!("{} ({}) is now {}", user.email, user.username, user.role);
     Ok(())
+}
+
+/// `taskhub seed-demo`: migrates, then inserts the demo showcase rows that are missing.
+pub async fn seed_demo(settings: &Settings) -> anyhow::Result<crate::showcase::seed::SeedReport> {
+    let store = Store::connect(&settings.database_url(), 1).await?;
+    store.migrate().await?;
+    let report = crate::showcase::seed::seed_demo(&store).await?;
+    println!(
+        "demo showcase: {} added, {} already there",
+        report.inserted, report.existing
+    );
+    Ok(report)
 }

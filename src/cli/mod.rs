@@ -1,6 +1,6 @@
 //! The `taskhub` subcommands other than `serve`.
 //!
-//! - [`admin`]: `migrate` and `admin grant|revoke` (work on the database directly).
+//! - [`admin`]: `migrate`, `seed-demo` and `admin grant|revoke` (work on the database directly).
 //! - The terminal client, talking to a running server over HTTP and WebSocket:
 //!   [`commands`] (`login`, `create`, `watch`, `tasks` and their exit codes), [`api`] (REST
 //!   calls with the stored login), [`credentials`] (the refresh token in the user's config
@@ -13,7 +13,7 @@ pub mod commands;
 pub mod credentials;
 pub mod follow;
 
-pub use admin::{migrate, set_role};
+pub use admin::{migrate, seed_demo, set_role};
 pub use commands::{run as run_client, ClientCommand};
 
 /// Exit codes of the client commands (documented in the README).

@@ -106,7 +106,9 @@ pub(super) async fn viewer() -> impl IntoResponse {
 
 /// The OpenAPI 3.1 document as this server (with these settings) serves it.
 pub fn document(settings: &Settings) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let mut api = ApiDoc::openapi();
+    api.merge(super::showcase_items::ShowcaseDoc::openapi());
+    let mut doc = serde_json::to_value(api).expect("the document serializes");
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -16,6 +16,10 @@ pub mod media;
 pub mod payments;
 pub mod profile;
 mod refunds;
+mod showcase;
+mod showcase_admin;
+mod showcase_bodies;
+mod showcase_items;
 mod subscriptions;
 pub mod task_input;
 pub mod tasks;
@@ -50,7 +54,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router(cors.clone()))
         .merge(crate::http::admin::router(&settings.ops))
         .merge(google::router())
-        .merge(account::router());
+        .merge(account::router())
+        .merge(showcase::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {

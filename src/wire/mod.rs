@@ -8,6 +8,7 @@
 mod accounts;
 mod payments;
 mod profile;
+mod showcase;
 mod subscriptions;
 mod tasks;
 mod users;
@@ -20,6 +21,7 @@ pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
 pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
+pub use showcase::{HeroVideoView, ItemsView, ShowcaseChanged, ShowcaseVideoView, TrialImageView};
 pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
