@@ -53,6 +53,10 @@ pub struct HttpSettings {
     pub rate_task_create_per_min: u32,
     /// Task queries (`GET /api/video/tasks…`) per minute per user; 0 off.
     pub rate_task_query_per_min: u32,
+    /// Public reads (`GET /api/showcase/…`, `/api/users/recent`) per minute per user (per IP
+    /// when unauthenticated); a home page makes several on every visit, so this is higher
+    /// than `rate_other_per_min`; 0 off.
+    pub rate_public_per_min: u32,
     /// Other `/api` requests per minute per user (per IP when unauthenticated); 0 off.
     pub rate_other_per_min: u32,
     /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
@@ -76,6 +80,7 @@ impl Default for HttpSettings {
             rate_auth_per_min: 5,
             rate_task_create_per_min: 10,
             rate_task_query_per_min: 60,
+            rate_public_per_min: 300,
             rate_other_per_min: 30,
             trusted_proxies: String::new(),
             hash_queue_timeout_ms: 2_000,
@@ -92,6 +97,7 @@ impl HttpSettings {
             rate_auth_per_min: 1_000_000,
             rate_task_create_per_min: 1_000_000,
             rate_task_query_per_min: 1_000_000,
+            rate_public_per_min: 1_000_000,
             rate_other_per_min: 1_000_000,
             hash_queue_timeout_ms: 120_000,
             hash_queue_max: 100_000,

@@ -45,6 +45,8 @@ pub enum Class {
     Auth,
     TaskCreate,
     TaskQuery,
+    /// Public reads a home page makes on every visit (showcase, recent users).
+    PublicRead,
     Other,
 }
 
@@ -57,6 +59,7 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
     if let Some(auth) = rest.strip_prefix("auth/") {
         return Some(match auth {
             "me" | "logout" => Class::Other,
+            "google/config" => Class::PublicRead,
             _ => Class::Auth,
         });
     }
@@ -72,6 +75,10 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
         if is_tasks && (*method == Method::GET || *method == Method::HEAD) {
             return Some(Class::TaskQuery);
         }
+    }
+    let is_read = *method == Method::GET || *method == Method::HEAD;
+    if is_read && (rest.starts_with("showcase/") || rest == "users/recent") {
+        return Some(Class::PublicRead);
     }
     Some(Class::Other)
 }
@@ -129,11 +136,12 @@ impl<C: Clock> ClassLimiter<C> {
     }
 }
 
-/// The four limiters and the trusted-proxy list; shared by the middleware.
+/// The five limiters and the trusted-proxy list; shared by the middleware.
 pub struct RateLimits {
     auth: Option<ClassLimiter>,
     task_create: Option<ClassLimiter>,
     task_query: Option<ClassLimiter>,
+    public_read: Option<ClassLimiter>,
     other: Option<ClassLimiter>,
     proxies: TrustedProxies,
 }
@@ -150,6 +158,7 @@ impl RateLimits {
             auth: ClassLimiter::new(settings.rate_auth_per_min, clock()),
             task_create: ClassLimiter::new(settings.rate_task_create_per_min, clock()),
             task_query: ClassLimiter::new(settings.rate_task_query_per_min, clock()),
+            public_read: ClassLimiter::new(settings.rate_public_per_min, clock()),
             other: ClassLimiter::new(settings.rate_other_per_min, clock()),
             proxies,
         }
@@ -160,15 +169,20 @@ impl RateLimits {
             Class::Auth => self.auth.as_ref(),
             Class::TaskCreate => self.task_create.as_ref(),
             Class::TaskQuery => self.task_query.as_ref(),
+            Class::PublicRead => self.public_read.as_ref(),
             Class::Other => self.other.as_ref(),
         }
     }
 
     fn prune(&self) {
-        for l in [&self.auth, &self.task_create, &self.task_query, &self.other]
-            .into_iter()
-            .flatten()
-        {
+        let all = [
+            &self.auth,
+            &self.task_create,
+            &self.task_query,
+            &self.public_read,
+            &self.other,
+        ];
+        for l in all.into_iter().flatten() {
             l.prune();
         }
     }

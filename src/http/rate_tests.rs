@@ -39,6 +39,21 @@ fn routes_fall_into_their_classes() {
     assert_eq!(c(Method::GET, "/api/video/tasksx"), Some(Class::Other));
     assert_eq!(c(Method::GET, "/api/video/models"), Some(Class::Other));
     assert_eq!(c(Method::GET, "/api/users/credits"), Some(Class::Other));
+    for public in [
+        "/api/showcase/videos",
+        "/api/showcase/videos/sc_1",
+        "/api/showcase/featured",
+        "/api/users/recent",
+        "/api/auth/google/config",
+    ] {
+        assert_eq!(c(Method::GET, public), Some(Class::PublicRead), "{public}");
+    }
+    assert_eq!(c(Method::POST, "/api/auth/google"), Some(Class::Auth));
+    assert_eq!(c(Method::POST, "/api/showcase/videos"), Some(Class::Other));
+    assert_eq!(
+        c(Method::GET, "/api/admin/showcase/videos"),
+        Some(Class::Other)
+    );
     for free in [
         "/health",
         "/ready",

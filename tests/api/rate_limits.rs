@@ -15,7 +15,34 @@ fn real_limits(s: &mut Settings) {
     s.http.rate_auth_per_min = d.rate_auth_per_min;
     s.http.rate_task_create_per_min = d.rate_task_create_per_min;
     s.http.rate_task_query_per_min = d.rate_task_query_per_min;
+    s.http.rate_public_per_min = d.rate_public_per_min;
     s.http.rate_other_per_min = d.rate_other_per_min;
+}
+
+/// A home page's public reads have a quota of their own, apart from "other" routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_reads_have_their_own_quota() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        real_limits(s);
+        s.http.rate_public_per_min = 4;
+        s.http.rate_other_per_min = 2;
+    })
+    .await;
+    for path in [
+        "/api/showcase/videos",
+        "/api/showcase/featured",
+        "/api/users/recent",
+        "/api/showcase/hero-videos",
+    ] {
+        let resp = app.get(path).response().await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(header(&resp, "x-ratelimit-limit").as_deref(), Some("4"));
+    }
+    assert_429(app.get("/api/showcase/trial-images").response().await).await;
+    // "Other" routes (here anonymous, so per IP) still have their whole quota.
+    let resp = app.get("/api/video/models").response().await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-ratelimit-limit").as_deref(), Some("2"));
 }
 
 async fn bogus_login(app: &TestApp, xff: Option<&str>) -> Response {
