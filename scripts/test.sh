@@ -2,8 +2,8 @@
 # The whole test suite: Rust unit and integration tests, the JS client and browser tests, then
 # contract fuzzing of the OpenAPI document (schemathesis).
 #
-# PostgreSQL and Redis tests run when the servers answer (TEST_DATABASE_URL, TEST_REDIS_URL;
-# defaults: the local servers). When one does not, its tests are skipped and listed as
+# PostgreSQL, Redis and S3 tests run when the servers answer (TEST_DATABASE_URL, TEST_REDIS_URL,
+# TEST_S3_URL; defaults: the local servers, moto started by scripts/moto.sh when installed). When one does not, its tests are skipped and listed as
 # skipped at the end, unless CI=true, where a missing backend is an error.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,15 @@ fi
 if ! reachable $(hostport "$TEST_REDIS_URL" 6379); then
   [ "$ci" = "true" ] && { echo "CI: Redis is required but not reachable at $TEST_REDIS_URL" >&2; exit 1; }
   unset TEST_REDIS_URL; filters+=(--skip redis); skipped+=("every test named *redis* (Redis not reachable)")
+fi
+
+# moto (S3-compatible server) for the tests named *s3*: started when installed (scripts/moto.sh).
+export TEST_S3_URL="${TEST_S3_URL:-http://127.0.0.1:5010}"
+[ -x target/moto-venv/bin/moto_server ] && [ "$TEST_S3_URL" = "http://127.0.0.1:5010" ] && ./scripts/moto.sh >/dev/null
+# shellcheck disable=SC2046
+if ! reachable $(hostport "$TEST_S3_URL" 80); then
+  [ "$ci" = "true" ] && { echo "CI: the S3 test server is required but not reachable at $TEST_S3_URL (scripts/moto.sh --install)" >&2; exit 1; }
+  unset TEST_S3_URL; filters+=(--skip s3); skipped+=("every test named *s3* (no S3 server; scripts/moto.sh --install)")
 fi
 
 # Databases left by earlier runs (each PostgreSQL test makes its own).

@@ -15,6 +15,7 @@ use crate::bus::redis::RedisBus;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::media::settings::MediaDelivery;
 use crate::media::{MediaStore, MediaUrls};
 use crate::providers::Providers;
 use crate::state::AppState;
@@ -74,6 +75,7 @@ impl Application {
                 billing: settings.billing.clone(),
                 provider: settings.providers.provider,
                 data_dir: settings.data_dir.clone(),
+                storage: video.media.storage().clone(),
                 max_upload_bytes: settings.max_upload_bytes,
             }),
             store: store.clone(),
@@ -234,10 +236,13 @@ fn video_services(settings: &Settings, self_url: &str) -> anyhow::Result<VideoSe
         settings.private_urls_allowed(),
         std::time::Duration::from_secs(10),
     )?;
-    let media_dir = settings.data_dir.join("media");
+    let storage = crate::media::Storage::from_settings(&settings.media, &settings.data_dir)?;
+    if settings.media.media_delivery == MediaDelivery::Presigned && !storage.is_s3() {
+        anyhow::bail!("TASKHUB_MEDIA_DELIVERY=presigned needs TASKHUB_STORAGE=s3");
+    }
     Ok(VideoServices {
         providers: Providers::from_settings(&settings.providers, self_url)?,
-        media: MediaStore::new(media_dir, media_urls(settings), &settings.media),
+        media: MediaStore::new(storage, media_urls(settings), &settings.media),
         webhooks: Webhooks::new(&settings.webhooks, outbound.clone()),
         outbound,
     })

@@ -1,5 +1,6 @@
-//! Finished videos and thumbnails, copied from the provider into `{data_dir}/media/` and
-//! served at `/media/{videoId}.{ext}?exp=…&sig=…`.
+//! Finished videos and thumbnails, copied from the provider into the store ([`storage`]:
+//! `media/{file}` under the data dir, or in the S3 bucket) and served at
+//! `/media/{videoId}.{ext}?exp=…&sig=…`.
 //!
 //! Why a signature: a `<video>` element cannot send a bearer token, and a `videoId` alone is
 //! not a secret (UUIDv7, partly a timestamp). Tasks store the media key (the file name); the
@@ -7,14 +8,11 @@
 //! deletes its files.
 
 pub mod settings;
+pub mod storage;
 pub mod urls;
 
-use std::path::PathBuf;
-
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
-
-use self::settings::MediaSettings;
+use self::settings::{MediaDelivery, MediaSettings};
+pub use self::storage::{SaveError, Storage};
 pub use self::urls::{Denied, MediaUrls};
 use crate::providers::{Download, Variant};
 
@@ -24,27 +22,41 @@ const EXTENSIONS: [&str; 6] = ["mp4", "webm", "mov", "jpg", "png", "webp"];
 
 #[derive(Clone)]
 pub struct MediaStore {
-    dir: PathBuf,
+    storage: Storage,
     urls: MediaUrls,
     max_bytes: u64,
+    delivery: MediaDelivery,
+    presign_ttl: std::time::Duration,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SaveError {
-    #[error("the file is larger than {0} bytes")]
-    TooLarge(u64),
-    #[error("{0}")]
-    Failed(String),
-}
+/// Folder (key prefix) of finished media in the store.
+const DIR: &str = "media";
 
 impl MediaStore {
-    /// Files in `dir` (`{data_dir}/media`), URLs signed by `urls`.
-    pub fn new(dir: PathBuf, urls: MediaUrls, settings: &MediaSettings) -> Self {
+    /// Files under `media/` in `storage`, URLs signed by `urls`.
+    pub fn new(storage: Storage, urls: MediaUrls, settings: &MediaSettings) -> Self {
         Self {
-            dir,
+            storage,
             urls,
             max_bytes: settings.media_max_bytes,
+            delivery: settings.media_delivery,
+            presign_ttl: std::time::Duration::from_secs(settings.media_presign_ttl_secs.max(1)),
         }
+    }
+
+    /// The store media (and uploads) live in.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// How `/media` hands files out.
+    pub fn delivery(&self) -> MediaDelivery {
+        self.delivery
+    }
+
+    /// How long a presigned store URL works.
+    pub fn presign_ttl(&self) -> std::time::Duration {
+        self.presign_ttl
     }
 
     /// Signs and checks media URLs.
@@ -82,56 +94,29 @@ impl MediaStore {
                 .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok())
     }
 
-    pub fn path(&self, file: &str) -> PathBuf {
-        self.dir.join(file)
+    /// The store key of `file`.
+    pub fn key(file: &str) -> String {
+        format!("{DIR}/{file}")
     }
 
-    /// Streams a download into `file` (through a temporary name, so a half-written file is
-    /// never served), refusing more than `media_max_bytes`. Returns the size.
-    pub async fn save(&self, file: &str, mut download: Download) -> Result<u64, SaveError> {
-        let io = |e: std::io::Error| SaveError::Failed(format!("writing media: {e}"));
+    /// Streams a download into `file` (an atomic write, so a half-written file is never
+    /// served; multipart for large bodies), refusing more than `media_max_bytes`. Returns
+    /// the size.
+    pub async fn save(&self, file: &str, download: Download) -> Result<u64, SaveError> {
         if download.content_length.is_some_and(|n| n > self.max_bytes) {
             return Err(SaveError::TooLarge(self.max_bytes));
         }
-        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-        let tmp = self
-            .dir
-            .join(format!("{file}.{}.part", uuid::Uuid::new_v4().simple()));
-        let result = async {
-            let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
-            let mut size = 0u64;
-            while let Some(chunk) = download.body.next().await {
-                let chunk = chunk.map_err(|e| SaveError::Failed(e.to_string()))?;
-                size += chunk.len() as u64;
-                if size > self.max_bytes {
-                    return Err(SaveError::TooLarge(self.max_bytes));
-                }
-                out.write_all(&chunk).await.map_err(io)?;
-            }
-            out.sync_all().await.map_err(io)?;
-            if size == 0 {
-                return Err(SaveError::Failed("the provider sent an empty file".into()));
-            }
-            tokio::fs::rename(&tmp, self.path(file)).await.map_err(io)?;
-            Ok(size)
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
+        self.storage
+            .put_stream(&Self::key(file), download.body, self.max_bytes)
+            .await
     }
 
     /// Deletes a task's files (best effort).
     pub async fn remove_task(&self, video_id: &str) {
         for ext in EXTENSIONS {
-            let path = self.path(&format!("{video_id}.{ext}"));
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "could not delete media")
-                }
+            let key = Self::key(&format!("{video_id}.{ext}"));
+            if let Err(e) = self.storage.delete(&key).await {
+                tracing::warn!(key = %key, error = %e, "could not delete media");
             }
         }
     }

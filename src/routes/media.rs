@@ -1,20 +1,25 @@
-//! `GET /media/{file}?exp=…&sig=…`: finished videos and thumbnails, with HTTP range requests
-//! (browsers seek with them; `ServeFile` answers `206 Partial Content`). No bearer token: a
+//! `GET /media/{file}?exp=…&sig=…`: finished videos and thumbnails, streamed from the store
+//! (folder or S3) with one HTTP range (browsers seek with them: `206 Partial Content`, an
+//! unsatisfiable range 416), or with `TASKHUB_MEDIA_DELIVERY=presigned` a 302 to the store's
+//! presigned URL. No bearer token: a
 //! `<video>` element cannot send one, so the URL's signature is the permission (see
 //! [`crate::media::urls`]). A forged or missing signature is 403 `invalidSignature`, an
 //! expired one 403 `mediaUrlExpired` (re-read the task for a fresh URL); both are decided
 //! before the file is looked at, so they say nothing about whether it exists.
 
+mod ranges;
+
+use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use crate::error::ApiError;
+use crate::media::settings::MediaDelivery;
+use crate::media::storage::StorageError;
 use crate::media::{Denied, MediaStore, ROUTE};
 use crate::state::AppState;
 use crate::wire::ErrorEnvelope;
@@ -42,6 +47,7 @@ struct SigQuery {
     responses(
         (status = 200, description = "The file", content(
             (Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 302, description = "`TASKHUB_MEDIA_DELIVERY=presigned`: the store's presigned URL (Location)"),
         (status = 206, description = "The requested range", content(
             (Vec<u8> = "video/mp4"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
         (status = 403, description = "`mediaUrlExpired` or `invalidSignature`", body = ErrorEnvelope),
@@ -79,13 +85,19 @@ async fn serve(
             .into_response()
         }
     };
-    let path = media.path(&file);
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return ApiError::not_found("media").into_response();
-    }
-    let mut resp = match ServeFile::new(path).oneshot(req).await {
-        Ok(r) => r.into_response(),
-        Err(never) => match never {},
+    let key = MediaStore::key(&file);
+    let mut resp = if media.delivery() == MediaDelivery::Presigned {
+        redirect(media, &key).await
+    } else {
+        let head = req.method() == Method::HEAD;
+        ranges::stream(
+            media.storage(),
+            &key,
+            req.headers(),
+            head,
+            content_type(&file),
+        )
+        .await
     };
     // The content of a name never changes; caches may keep it while the URL is valid.
     let max_age = (exp - now).clamp(0, 86_400);
@@ -97,4 +109,39 @@ async fn serve(
         HeaderValue::from_static("nosniff"),
     );
     resp
+}
+
+/// 302 to the store's presigned GET URL (made per request, short-lived).
+async fn redirect(media: &MediaStore, key: &str) -> Response {
+    match media.storage().head(key).await {
+        Ok(_) => {}
+        Err(StorageError::NotFound) => return ApiError::not_found("media").into_response(),
+        Err(e) => return ApiError::Internal(anyhow::Error::from(e)).into_response(),
+    }
+    match media
+        .storage()
+        .presigned_get(key, media.presign_ttl())
+        .await
+    {
+        Some(Ok(url)) => {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                h.insert(header::LOCATION, v);
+            }
+            (StatusCode::FOUND, h, Body::empty()).into_response()
+        }
+        Some(Err(e)) => ApiError::Internal(anyhow::Error::from(e)).into_response(),
+        None => ApiError::not_found("media").into_response(),
+    }
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit('.').next().unwrap_or("") {
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        _ => "image/jpeg",
+    }
 }

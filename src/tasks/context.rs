@@ -25,8 +25,10 @@ pub struct TaskSettings {
     pub billing: BillingSettings,
     /// The provider new tasks go to.
     pub provider: ProviderKind,
-    /// Uploads live under `{data_dir}/uploads`.
+    /// The local layout's root (uploads under `{data_dir}/uploads` with the folder store).
     pub data_dir: PathBuf,
+    /// Where uploads live (`uploads/…` keys): the data dir or the S3 bucket.
+    pub storage: crate::media::Storage,
     /// Largest image accepted, uploaded or fetched from a `referenceImageUrl`.
     pub max_upload_bytes: usize,
 }

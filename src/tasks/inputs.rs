@@ -1,11 +1,12 @@
 //! What a task sends its provider: its parameters and, for image-to-video, the reference
-//! image read from the data dir. A `referenceImageUrl` was fetched and stored when the task
+//! image read from the store (`tasks::uploads`). A `referenceImageUrl` was fetched and stored when the task
 //! was created (`tasks::uploads`), so a poller slot never waits on a user's URL.
 
 use super::context::TaskContext;
 use super::drive::StepError;
 use crate::domain::lifecycle::TaskError;
-use crate::providers::{CreateJob, InputImage};
+use crate::media::storage::StorageError;
+use crate::providers::{CreateJob, InputImage, ProviderError};
 use crate::store::Task;
 
 /// What to send the provider: the task's parameters and, for image-to-video, the stored
@@ -43,11 +44,17 @@ async fn uploaded_image(state: &TaskContext, rel: &str) -> Result<InputImage, St
     if !super::uploads::is_upload_path(rel) {
         return Err(invalid("the uploaded image path is invalid".into()));
     }
-    let path = state.settings.data_dir.join(rel);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        tracing::warn!(path = %path.display(), error = %e, "uploaded image unreadable");
-        invalid("the uploaded image is no longer available".into())
-    })?;
+    // Gone: the task fails. The store unreachable: retried like a provider hiccup.
+    let bytes = match state.settings.storage.read(rel).await {
+        Ok(bytes) => bytes,
+        Err(StorageError::NotFound) => {
+            return Err(invalid("the uploaded image is no longer available".into()))
+        }
+        Err(e) => {
+            tracing::warn!(path = rel, error = %e, "uploaded image unreadable");
+            return Err(StepError::Provider(ProviderError::transient(e.to_string())));
+        }
+    };
     let ext = rel.rsplit('.').next().unwrap_or("");
     let mime = match ext {
         "png" => "image/png",
@@ -55,7 +62,7 @@ async fn uploaded_image(state: &TaskContext, rel: &str) -> Result<InputImage, St
         _ => "image/jpeg",
     };
     Ok(InputImage {
-        bytes: bytes.into(),
+        bytes,
         file_name: format!("reference.{ext}"),
         mime: mime.into(),
     })

@@ -1,11 +1,11 @@
-//! A task's input image on disk, under `{data_dir}/uploads/`: the bytes of a multipart
-//! upload, or of a `referenceImageUrl` fetched once at creation (so the poller never reaches
+//! A task's input image in the store (`uploads/<uuid>.<ext>`: under the data dir, or in the
+//! S3 bucket every node shares): the bytes of a multipart upload, or of a `referenceImageUrl` fetched once at creation (so the poller never reaches
 //! a user's URL). Files are written only after the plan and credit checks, removed when the
 //! task's creation fails and when the task is deleted; a periodic sweep removes any upload no
 //! task refers to once it is older than `TASKHUB_UPLOAD_ORPHAN_GRACE_SECS`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -47,18 +47,10 @@ fn is_upload_name(name: &str) -> bool {
     })
 }
 
-/// Writes `image` under a new name (through a temporary file) and returns its relative path.
+/// Writes `image` under a new name (atomically) and returns its relative path.
 pub async fn save(settings: &TaskSettings, image: &ImageData) -> ApiResult<String> {
     let rel = format!("{DIR}/{}.{}", uuid::Uuid::new_v4(), image.ext);
-    let path = settings.data_dir.join(&rel);
-    let tmp = path.with_extension("part");
-    let write = async {
-        tokio::fs::create_dir_all(settings.data_dir.join(DIR)).await?;
-        tokio::fs::write(&tmp, &image.bytes).await?;
-        tokio::fs::rename(&tmp, &path).await
-    };
-    if let Err(e) = write.await {
-        let _ = tokio::fs::remove_file(&tmp).await;
+    if let Err(e) = settings.storage.put(&rel, image.bytes.clone()).await {
         return Err(ApiError::Internal(
             anyhow::Error::from(e).context("saving an upload"),
         ));
@@ -66,7 +58,8 @@ pub async fn save(settings: &TaskSettings, image: &ImageData) -> ApiResult<Strin
     Ok(rel)
 }
 
-/// The stored image at `rel` (for a retry, which gets its own copy), if it is still there.
+/// The stored image at `rel` (for a retry, which gets its own copy, and for the provider
+/// call), if it is still there.
 pub async fn read(settings: &TaskSettings, rel: &str) -> Option<ImageData> {
     if !is_upload_path(rel) {
         return None;
@@ -76,11 +69,13 @@ pub async fn read(settings: &TaskSettings, rel: &str) -> Option<ImageData> {
         "webp" => "webp",
         _ => "jpg",
     };
-    let bytes = tokio::fs::read(settings.data_dir.join(rel)).await.ok()?;
-    Some(ImageData {
-        bytes: bytes.into(),
-        ext,
-    })
+    match settings.storage.read(rel).await {
+        Ok(bytes) => Some(ImageData { bytes, ext }),
+        Err(e) => {
+            tracing::warn!(path = rel, error = %e, "uploaded image unreadable");
+            None
+        }
+    }
 }
 
 /// Deletes a stored upload (best effort; paths this module did not make are left alone).
@@ -89,11 +84,8 @@ pub async fn remove(settings: &TaskSettings, rel: &str) {
         tracing::warn!(path = rel, "not removing an unexpected upload path");
         return;
     }
-    let path = settings.data_dir.join(rel);
-    match tokio::fs::remove_file(&path).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "could not delete an upload"),
+    if let Err(e) = settings.storage.delete(rel).await {
+        tracing::warn!(path = rel, error = %e, "could not delete an upload");
     }
 }
 
@@ -166,40 +158,29 @@ pub fn spawn_orphan_sweep(state: TaskContext) {
     });
 }
 
-/// Removes files in the uploads folder older than `grace` that no task refers to (and
-/// leftover temporary files); returns how many. The grace period covers a creation that has
-/// written its file but not yet committed its task.
+/// Removes uploads older than `grace` that no task refers to; returns how many. The grace
+/// period covers a creation that has written its file but not yet committed its task.
+/// (Temporary files of interrupted writes are the store's business: the folder store
+/// keeps them out of listings, S3 never shows an unfinished object.)
 pub async fn sweep_orphans(state: &TaskContext, grace: Duration) -> anyhow::Result<usize> {
-    let dir = state.settings.data_dir.join(DIR);
-    let mut entries = match tokio::fs::read_dir(&dir).await {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e.into()),
-    };
+    let storage = &state.settings.storage;
+    let now = chrono::Utc::now();
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
     let mut removed = 0;
-    while let Some(entry) = entries.next_entry().await? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !old_enough(&entry.path(), grace).await {
-            continue;
-        }
-        let orphan = if is_upload_name(&name) {
-            !state.store.upload_in_use(&format!("{DIR}/{name}")).await?
+    for (key, written) in storage.list(DIR).await? {
+        let old = now.signed_duration_since(written) >= grace;
+        // `.part`: temporary files of earlier versions.
+        let orphan = if is_upload_path(&key) {
+            !state.store.upload_in_use(&key).await?
         } else {
-            name.ends_with(".part")
+            key.ends_with(".part")
         };
-        if orphan && tokio::fs::remove_file(entry.path()).await.is_ok() {
+        if old && orphan {
+            storage.delete(&key).await?;
             removed += 1;
         }
     }
     Ok(removed)
-}
-
-async fn old_enough(path: &Path, grace: Duration) -> bool {
-    let Ok(meta) = tokio::fs::metadata(path).await else {
-        return false;
-    };
-    let modified = meta.modified().unwrap_or(SystemTime::now());
-    meta.is_file() && modified.elapsed().is_ok_and(|age| age >= grace)
 }
 
 /// The uploads folder of `settings` (tests look inside it).
