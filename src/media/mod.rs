@@ -12,7 +12,7 @@ pub mod storage;
 pub mod urls;
 
 use self::settings::{MediaDelivery, MediaSettings};
-pub use self::storage::{SaveError, Storage};
+pub use self::storage::{SaveError, Storage, StorageError};
 pub use self::urls::{Denied, MediaUrls};
 use crate::providers::{Download, Variant};
 
@@ -109,6 +109,16 @@ impl MediaStore {
         self.storage
             .put_stream(&Self::key(file), download.body, self.max_bytes)
             .await
+    }
+
+    /// Copies media file `from` to `to` (both names as [`MediaStore::is_valid_name`] checks).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.storage.copy(&Self::key(from), &Self::key(to)).await
+    }
+
+    /// Deletes one media file; a missing one is not an error.
+    pub async fn remove(&self, file: &str) -> Result<(), StorageError> {
+        self.storage.delete(&Self::key(file)).await
     }
 
     /// Deletes a task's files (best effort).

@@ -135,7 +135,18 @@ impl Storage {
             .with_region(&s.s3_region)
             .with_access_key_id(key_id)
             .with_secret_access_key(s.s3_secret_access_key.expose())
-            .with_virtual_hosted_style_request(!s.s3_path_style);
+            .with_virtual_hosted_style_request(!s.s3_path_style)
+            // A store that is down answers within seconds (object_store's default retries
+            // for up to three minutes, holding a `/media` request that long).
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(15),
+                ..Default::default()
+            })
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5)),
+            );
         if let Some(endpoint) = s.s3_endpoint.as_deref().filter(|e| !e.is_empty()) {
             let url = url::Url::parse(endpoint)
                 .map_err(|e| anyhow::anyhow!("TASKHUB_S3_ENDPOINT is not a URL: {e}"))?;
@@ -246,6 +257,11 @@ impl Storage {
             .map(|r| r.map_err(StorageError::from))
             .boxed();
         Ok(Reading { meta, range, body })
+    }
+
+    /// Copies `from` to `to` (server-side on S3); a missing `from` is `NotFound`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        Ok(self.store.copy(&Key::from(from), &Key::from(to)).await?)
     }
 
     /// Deletes `key`; a missing one is not an error.

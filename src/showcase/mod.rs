@@ -332,7 +332,8 @@ mod tests {
         .unwrap();
         let secret = Secret::new("fake-test-secret");
         let urls = crate::media::MediaUrls::new(&secret, &Default::default());
-        let media = MediaStore::new(dir.path().into(), urls, &Default::default());
+        let storage = crate::media::Storage::local(dir.path()).unwrap();
+        let media = MediaStore::new(storage, urls, &Default::default());
         let s = Showcase::new(&store, &media, &secret);
         let key = |ip: &str| s.viewer_key(&Viewer::Ip(ip.parse().unwrap()));
         assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));

@@ -13,7 +13,7 @@ use super::{new_id, VideoInput};
 use crate::domain::time::now_ms;
 use crate::domain::TaskStatus;
 use crate::error::{ApiError, ApiResult};
-use crate::media::{MediaStore, MediaUrls};
+use crate::media::{MediaStore, MediaUrls, StorageError};
 use crate::store::{ShowcaseVideo, Store, StoreError};
 
 /// What the admin may set on a promoted video; the rest comes from the task. `title`
@@ -133,9 +133,9 @@ async fn copy(media: &MediaStore, stored: &str, stem: &str) -> ApiResult<String>
     };
     let ext = key.rsplit_once('.').map_or("mp4", |(_, e)| e);
     let name = format!("{stem}.{ext}");
-    match tokio::fs::copy(media.path(key), media.path(&name)).await {
-        Ok(_) => Ok(name),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match media.copy(key, &name).await {
+        Ok(()) => Ok(name),
+        Err(StorageError::NotFound) => {
             media.remove_task(stem).await;
             Err(ApiError::Conflict(
                 "the task's media file is gone; it cannot be promoted".into(),
@@ -170,10 +170,8 @@ pub(super) async fn remove_replaced(media: &MediaStore, old: &ShowcaseVideo, new
         .flatten()
     {
         if MediaStore::is_valid_name(key) && !kept.contains(&Some(key)) {
-            if let Err(e) = tokio::fs::remove_file(media.path(key)).await {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(file = key, error = %e, "could not delete a showcase copy");
-                }
+            if let Err(e) = media.remove(key).await {
+                tracing::warn!(file = key, error = %e, "could not delete a showcase copy");
             }
         }
     }
