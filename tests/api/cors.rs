@@ -105,7 +105,7 @@ async fn preflights_are_cached_and_not_rate_limited(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.cors.cors_origins = APP.into();
         s.cors.cors_max_age_secs = 123;
-        s.http.rate_other_per_min = 1;
+        s.http.rate_public_per_min = 1;
     })
     .await;
     for _ in 0..3 {
