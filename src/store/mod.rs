@@ -24,6 +24,7 @@ mod prune;
 mod subscriptions;
 mod tasks;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,10 +41,11 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
-pub use subscriptions::*;
 pub use profiles::*;
+pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
+pub use webhooks::{NextStep, WebhookAttempt, WebhookDelivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

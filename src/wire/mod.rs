@@ -7,10 +7,11 @@
 
 mod accounts;
 mod payments;
-mod subscriptions;
 mod profile;
+mod subscriptions;
 mod tasks;
 mod users;
+mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,8 +20,8 @@ pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
-pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
+pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,
@@ -28,6 +29,10 @@ pub use tasks::{
 pub use users::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, NewApiKeyView, PlanSetView,
     RevokedView, SubscriptionView, TokensView, UserView,
+};
+pub use webhooks::{
+    secret_prefix, NewWebhookSecret, TaskWebhooks, WebhookAttemptView, WebhookDeliveryView,
+    WebhookSecretInfo,
 };
 
 /// `{"success": true, "data": …}`: every successful JSON answer.
