@@ -152,6 +152,9 @@ impl Application {
                 token.cancel();
             }
         });
+        if state.settings.webhooks.webhook_worker_enabled {
+            tokio::spawn(crate::tasks::webhook::WebhookWorker::new(state.tasks.clone()).run());
+        }
         let poller =
             state.settings.poller.enabled.then(|| {
                 tokio::spawn(crate::tasks::poller::Poller::new(state.tasks.clone()).run())

@@ -216,8 +216,8 @@ pub fn task_finished(status: &str, seconds: f64) {
     histogram!("taskhub_task_duration_seconds", "status" => status).record(seconds.max(0.0));
 }
 
-/// A webhook delivery ended with `outcome` (`delivered`, `refused`, `failed`, `dropped`,
-/// `blocked`).
+/// A webhook delivery attempt ended with `outcome`: `delivered` (2xx), `refused` (another
+/// status) or `failed` (no answer: timeout, connection error, refused address).
 pub fn webhook(outcome: &'static str) {
     get();
     counter!("taskhub_webhook_deliveries_total", "outcome" => outcome).increment(1);

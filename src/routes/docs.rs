@@ -73,6 +73,9 @@ pub fn router() -> Router<AppState> {
         super::google::google_sign_in,
         super::google::google_config,
         super::account::delete_account,
+        super::webhooks::list,
+        super::webhooks::secret_info,
+        super::webhooks::rotate,
     ),
     security(("bearer" = []), ("apiKey" = [])),
     tags(

@@ -24,6 +24,7 @@ mod subscriptions;
 pub mod task_input;
 pub mod tasks;
 pub mod users;
+mod webhooks;
 pub mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -55,7 +56,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::http::admin::router(&settings.ops))
         .merge(google::router())
         .merge(account::router())
-        .merge(showcase::router());
+        .merge(showcase::router())
+        .merge(webhooks::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {

@@ -199,6 +199,7 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        super::webhooks::forget_user(&mut tx, user_id).await?;
         tx.commit().await?;
         Ok(tasks)
     }

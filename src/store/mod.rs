@@ -26,6 +26,7 @@ mod showcase_writes;
 mod subscriptions;
 mod tasks;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub use showcase::*;
 pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
+pub use webhooks::{NextStep, WebhookAttempt, WebhookDelivery};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -237,7 +237,8 @@ impl Store {
     }
 
     /// Applies `change` under the lifecycle rules in one transaction: the row, the event with
-    /// the next `seq`, and (for failed/cancelled) the refund. `Ok(None)` when nothing changed.
+    /// the next `seq`, (for failed/cancelled) the refund, and (for a terminal event of a task
+    /// with a `webhookUrl`) its outbox message. `Ok(None)` when nothing changed.
     pub async fn apply_change(
         &self,
         video_id: &str,
@@ -307,6 +308,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let ev = insert_event(&mut tx, &task, event).await?;
+        let ev = self.client_event(ev);
+        if let (Some(url), true) = (&task.webhook_url, event.is_terminal()) {
+            super::webhooks::enqueue(&mut tx, &task, url, &ev).await?;
+        }
         tx.commit().await?;
         let refunded = task.credits_refunded - refunded_before;
         if refunded > 0 {
@@ -314,7 +319,7 @@ impl Store {
                 .credits_refunded
                 .increment(refunded as u64);
         }
-        Ok(Some((task, self.client_event(ev))))
+        Ok(Some((task, ev)))
     }
 
     /// Credits to give back for a task that failed or was cancelled, moved inside `tx` (a

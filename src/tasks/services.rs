@@ -25,11 +25,11 @@ pub struct VideoServices {
 }
 
 /// After a change committed: publish its event on the bus (a failure is logged; subscribers
-/// catch up from the event log) and, for a terminal one, call the task's webhook.
+/// catch up from the event log) and, for a terminal one, wake the webhook worker.
 pub async fn announce(state: &TaskContext, task: &Task, event: &TaskEvent) {
     task_finished(task, event);
     publish(state, event).await;
-    state.video.webhooks.deliver(task, event);
+    state.video.webhooks.wake(task, event);
 }
 
 /// Publishes a committed event. A bus failure is logged and never undoes the change
@@ -40,11 +40,11 @@ pub async fn publish(state: &TaskContext, event: &TaskEvent) {
     }
 }
 
-/// After a user's cancel committed (and was published): call the webhook, and tell the
+/// After a user's cancel committed (and was published): wake the webhook worker, and tell the
 /// provider to cancel or delete the job, waiting at most a moment for it.
 pub async fn after_cancel(state: &TaskContext, task: &Task, event: &TaskEvent) {
     task_finished(task, event);
-    state.video.webhooks.deliver(task, event);
+    state.video.webhooks.wake(task, event);
     cancel_at_provider(state, task, PROVIDER_CANCEL_WAIT).await;
 }
 

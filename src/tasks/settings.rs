@@ -44,14 +44,29 @@ impl Default for PollerSettings {
     }
 }
 
-/// Webhooks called when a task ends.
+/// Webhooks called when a task ends: a durable outbox, retried with backoff by any node.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct WebhookSettings {
-    /// Time limit of one webhook delivery.
+    /// Time limit of one webhook delivery attempt.
     pub webhook_timeout_ms: u64,
-    /// When set, webhooks carry `X-Taskhub-Signature: sha256=<HMAC of the body>`.
+    /// When set, webhooks also carry `X-Taskhub-Signature: sha256=<HMAC of the body>`
+    /// (the older scheme; every delivery is signed per user with Standard Webhooks).
     pub webhook_secret: Secret,
+    /// Whether this node runs the delivery worker (tests step it by hand).
+    pub webhook_worker_enabled: bool,
+    /// How often the worker looks for due messages (it is also woken at each new one).
+    pub webhook_worker_interval_ms: u64,
+    /// Messages delivered at once per node.
+    pub webhook_concurrency: usize,
+    /// How long a claimed message is hidden from other nodes (at least twice the timeout).
+    pub webhook_lease_ms: u64,
+    /// First retry delay, doubling at each attempt (full jitter).
+    pub webhook_retry_base_ms: u64,
+    /// Longest retry delay.
+    pub webhook_retry_max_ms: u64,
+    /// A message not delivered this long after its event is given up (`failed`).
+    pub webhook_max_age_secs: u64,
 }
 
 impl Default for WebhookSettings {
@@ -59,6 +74,13 @@ impl Default for WebhookSettings {
         Self {
             webhook_timeout_ms: 10_000,
             webhook_secret: Secret::default(),
+            webhook_worker_enabled: true,
+            webhook_worker_interval_ms: 1_000,
+            webhook_concurrency: 16,
+            webhook_lease_ms: 60_000,
+            webhook_retry_base_ms: 5_000,
+            webhook_retry_max_ms: 3_600_000,
+            webhook_max_age_secs: 86_400,
         }
     }
 }

@@ -12,6 +12,7 @@ mod showcase;
 mod subscriptions;
 mod tasks;
 mod users;
+mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -30,6 +31,10 @@ pub use tasks::{
 pub use users::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, NewApiKeyView, PlanSetView,
     RevokedView, SubscriptionView, TokensView, UserView,
+};
+pub use webhooks::{
+    secret_prefix, NewWebhookSecret, TaskWebhooks, WebhookAttemptView, WebhookDeliveryView,
+    WebhookSecretInfo,
 };
 
 /// `{"success": true, "data": …}`: every successful JSON answer.

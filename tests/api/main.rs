@@ -42,6 +42,8 @@ mod subscriptions_end;
 mod subscriptions_renewal;
 mod tasks;
 mod uploads;
+mod webhooks;
+mod webhooks_leases;
 mod ws;
 mod ws_abuse;
 mod ws_client;
