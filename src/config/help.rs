@@ -71,6 +71,7 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_SIMULATOR_DELETED_BYTES", "memory budget of the simulator's deleted-id set"),
         d("OPENAI_BASE_URL", "OpenAI-compatible videos API root"),
         u("OPENAI_API_KEY", "unset", "its key"),
+        u("OPENAI_WEBHOOK_SECRET", "unset", "whsec_… verifying OpenAI's video webhooks (unset: 503)"),
         d("TASKHUB_PROVIDER_TIMEOUT_MS", "time limit of each provider call"),
         d("TASKHUB_PROVIDER_DOWNLOAD_TIMEOUT_MS", "time limit of one content download"),
         d("TASKHUB_PROVIDER_MAX_RETRIES", "retries on 429/5xx/timeouts, with backoff and jitter"),

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod money;
 pub mod plans;
+pub mod standard_webhooks;
 pub mod time;
 
 pub use event::{EventDetail, EventPayload, Frame, TaskEvent};

@@ -54,6 +54,11 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
     if rest == "payments/webhook/stripe" {
         return None;
     }
+    // Provider callbacks: signed (or holding an unguessable token), sent in bursts by a few
+    // provider addresses.
+    if rest.starts_with("providers/") {
+        return None;
+    }
     if let Some(auth) = rest.strip_prefix("auth/") {
         return Some(match auth {
             "me" | "logout" => Class::Other,

@@ -50,6 +50,7 @@ fn routes_fall_into_their_classes() {
         "/test-pages/qa.html",
         "/simulator/v1/videos",
         "/api/payments/webhook/stripe",
+        "/api/providers/openai/webhook",
     ] {
         assert_eq!(c(Method::GET, free), None, "{free}");
         assert_eq!(c(Method::POST, free), None, "{free}");

@@ -1,7 +1,7 @@
 //! Settings of the providers: which one drives tasks, the OpenAI-compatible client and the
 //! built-in simulator. Flattened into `config::Settings`, so every field is
-//! `TASKHUB_<FIELD>` in the environment (`OPENAI_BASE_URL` and `OPENAI_API_KEY` without the
-//! prefix).
+//! `TASKHUB_<FIELD>` in the environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY` and
+//! `OPENAI_WEBHOOK_SECRET` without the prefix).
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,9 @@ pub struct ProviderSettings {
     /// OpenAI-compatible API root, including `/v1`.
     pub openai_base_url: String,
     pub openai_api_key: Secret,
+    /// `whsec_…` secret of OpenAI's webhooks (`POST /api/providers/openai/webhook`); unset:
+    /// that route answers 503.
+    pub openai_webhook_secret: Secret,
     /// Time limit of each provider API call (connect + answer).
     pub provider_timeout_ms: u64,
     /// Time limit of one content download.
@@ -84,6 +87,7 @@ impl Default for ProviderSettings {
             simulator_deleted_bytes: 1024 * 1024,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_api_key: Secret::default(),
+            openai_webhook_secret: Secret::default(),
             provider_timeout_ms: 30_000,
             provider_download_timeout_ms: 300_000,
             provider_max_retries: 3,

@@ -73,6 +73,7 @@ pub fn router() -> Router<AppState> {
         super::google::google_sign_in,
         super::google::google_config,
         super::account::delete_account,
+        super::provider_hooks::openai_webhook,
     ),
     security(("bearer" = []), ("apiKey" = [])),
     tags(
@@ -86,6 +87,7 @@ pub fn router() -> Router<AppState> {
         (name = "websocket", description = "Live progress"),
         (name = "health", description = "Probes and metrics"),
         (name = "docs", description = "This document"),
+        (name = "providers", description = "Callbacks from video providers"),
     )
 )]
 struct ApiDoc;

@@ -15,6 +15,7 @@ mod hygiene;
 pub mod media;
 pub mod payments;
 pub mod profile;
+pub mod provider_hooks;
 mod refunds;
 mod subscriptions;
 pub mod task_input;
@@ -50,7 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router(cors.clone()))
         .merge(crate::http::admin::router(&settings.ops))
         .merge(google::router())
-        .merge(account::router());
+        .merge(account::router())
+        .merge(provider_hooks::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {

@@ -14,6 +14,7 @@
 mod accounts;
 mod api_keys;
 mod billing;
+mod callbacks;
 mod events;
 mod hub;
 mod ledger;
@@ -40,8 +41,8 @@ pub use billing::*;
 pub use events::*;
 pub use ledger::*;
 pub use payments::*;
-pub use subscriptions::*;
 pub use profiles::*;
+pub use subscriptions::*;
 pub use tasks::*;
 pub use users::*;
 

@@ -6,9 +6,10 @@
 //! shapes values, it decides nothing.
 
 mod accounts;
+mod callbacks;
 mod payments;
-mod subscriptions;
 mod profile;
+mod subscriptions;
 mod tasks;
 mod users;
 
@@ -16,11 +17,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
+pub use callbacks::ProviderWebhookReceipt;
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
-pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use profile::{MeView, ProfileView, RecentUserView, RecentUsersView};
+pub use subscriptions::{SubscriptionCheckoutView, UserSubscriptionView};
 pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,

@@ -24,6 +24,7 @@ mod poller_e2e;
 mod poller_leases;
 mod process;
 mod profile;
+mod provider_callbacks;
 mod provider_openai;
 mod rate_limits;
 mod scripted;

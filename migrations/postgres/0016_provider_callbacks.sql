@@ -1,0 +1,9 @@
+-- Provider callbacks (issue 11): incoming provider webhooks are found by the provider's job
+-- id, and each webhook id is settled once (a replay is a no-op).
+CREATE INDEX tasks_external_id ON tasks (external_id) WHERE external_id IS NOT NULL;
+
+CREATE TABLE provider_webhook_receipts (
+    webhook_id TEXT PRIMARY KEY,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX provider_webhook_receipts_received ON provider_webhook_receipts (received_at);
