@@ -1,4 +1,4 @@
--- Provider callbacks (issue 11): incoming provider webhooks are found by the provider's job
+-- Provider callbacks and remix (issue 11): incoming provider webhooks are found by the provider's job
 -- id, and each webhook id is settled once (a replay is a no-op).
 CREATE INDEX tasks_external_id ON tasks (external_id) WHERE external_id IS NOT NULL;
 
@@ -7,3 +7,6 @@ CREATE TABLE provider_webhook_receipts (
     received_at BIGINT NOT NULL
 );
 CREATE INDEX provider_webhook_receipts_received ON provider_webhook_receipts (received_at);
+
+-- A remix task names the completed task it remixes.
+ALTER TABLE tasks ADD COLUMN remix_of TEXT;

@@ -24,6 +24,10 @@ fn routes_fall_into_their_classes() {
         Some(Class::TaskCreate)
     );
     assert_eq!(
+        c(Method::POST, "/api/video/tasks/abc/remix"),
+        Some(Class::TaskCreate)
+    );
+    assert_eq!(
         c(Method::POST, "/api/video/tasks/abc/cancel"),
         Some(Class::Other)
     );

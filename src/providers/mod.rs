@@ -136,6 +136,15 @@ pub trait Provider: Send + Sync + 'static {
     /// Creates a job: JSON for text-to-video, multipart with `input_reference` otherwise.
     async fn create(&self, job: &CreateJob) -> ProviderResult<JobStatus>;
     async fn status(&self, external_id: &str) -> ProviderResult<JobStatus>;
+    /// Creates a job that remixes the finished job `source_external_id` with `job.prompt`
+    /// (the OpenAI Videos API's `POST /videos/{id}/remix`).
+    async fn remix(
+        &self,
+        _source_external_id: &str,
+        _job: &CreateJob,
+    ) -> ProviderResult<JobStatus> {
+        Err(ProviderError::Unsupported)
+    }
     /// Streams a finished job's video or thumbnail.
     async fn download(&self, external_id: &str, variant: Variant) -> ProviderResult<Download>;
     /// Cancels or deletes the job where the provider supports it.

@@ -17,6 +17,7 @@ pub mod payments;
 pub mod profile;
 pub mod provider_hooks;
 mod refunds;
+mod remix;
 mod subscriptions;
 pub mod task_input;
 pub mod tasks;
@@ -52,7 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::http::admin::router(&settings.ops))
         .merge(google::router())
         .merge(account::router())
-        .merge(provider_hooks::router());
+        .merge(provider_hooks::router())
+        .merge(remix::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {

@@ -209,10 +209,19 @@ impl Driver {
         let status = match &task.external_id {
             None => {
                 let job = super::inputs::job(&self.state, task).await?;
+                let source = super::inputs::remix_source(&self.state, task).await?;
                 lease.ensure(provider.max_call_ms()).await?;
-                let call = provider.create(&job);
-                let status =
-                    crate::ops::metrics::provider_call(&task.provider, "create", call).await?;
+                let status = match &source {
+                    None => {
+                        let call = provider.create(&job);
+                        crate::ops::metrics::provider_call(&task.provider, "create", call).await?
+                    }
+                    Some(source) => {
+                        let call = provider.remix(source, &job);
+                        let m = crate::ops::metrics::provider_call(&task.provider, "remix", call);
+                        m.await.map_err(super::inputs::remix_error)?
+                    }
+                };
                 tracing::debug!(video_id = %task.id, external_id = %status.external_id, "submitted");
                 status
             }

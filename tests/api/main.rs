@@ -27,6 +27,7 @@ mod profile;
 mod provider_callbacks;
 mod provider_openai;
 mod rate_limits;
+mod remix;
 mod scripted;
 mod simulator;
 mod stripe_mock;

@@ -3,7 +3,8 @@
 //! [`MOUNT_V1`] and runnable alone (`taskhub simulator --addr …`).
 //!
 //! A job goes `queued` (first tenth of its time) -> `in_progress` with rising progress ->
-//! `completed` after `TASKHUB_SIMULATOR_SECONDS`. A prompt containing `[fail]` fails halfway
+//! `completed` after `TASKHUB_SIMULATOR_SECONDS`. `POST …/videos/{id}/remix` starts a new
+//! job from a completed one (its model, seconds and size, a new prompt). A prompt containing `[fail]` fails halfway
 //! with a provider error; `[slow]` takes ten times longer. `/content` serves a small playable
 //! H.264 MP4 (`assets/sample.mp4`, with HTTP range support) and a JPEG thumbnail.
 //!
@@ -21,6 +22,7 @@
 mod deleted;
 mod job;
 mod range;
+mod remix;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,6 +96,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(prefix: &str, sim: Simulator) ->
             get(retrieve).delete(delete),
         )
         .route(&format!("{prefix}/videos/{{id}}/content"), get(content))
+        .route(&format!("{prefix}/videos/{{id}}/remix"), post(remix::remix))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(sim)
 }
