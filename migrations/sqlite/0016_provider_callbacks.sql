@@ -10,3 +10,8 @@ CREATE INDEX provider_webhook_receipts_received ON provider_webhook_receipts (re
 
 -- A remix task names the completed task it remixes.
 ALTER TABLE tasks ADD COLUMN remix_of TEXT;
+
+-- A callback provider's per-task callback URL holds a random token; only its SHA-256 (hex)
+-- is stored, to find the task when the callback arrives.
+ALTER TABLE tasks ADD COLUMN callback_token_hash TEXT;
+CREATE INDEX tasks_callback_token ON tasks (callback_token_hash) WHERE callback_token_hash IS NOT NULL;

@@ -74,6 +74,7 @@ pub fn router() -> Router<AppState> {
         super::google::google_config,
         super::account::delete_account,
         super::provider_hooks::openai_webhook,
+        super::provider_hooks::callback,
         super::remix::remix,
     ),
     security(("bearer" = []), ("apiKey" = [])),

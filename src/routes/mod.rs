@@ -91,8 +91,12 @@ pub fn router(state: AppState) -> Router {
 /// `TASKHUB_PROVIDER=simulator` (elsewhere its routes are 404). Production runs it apart
 /// (`taskhub simulator` on a private address, `TASKHUB_PROVIDER=openai`).
 fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) -> Router<AppState> {
+    use crate::providers::settings::ProviderKind;
     use crate::providers::simulator::{router, Simulator, MOUNT_V1};
-    if settings.providers.provider != crate::providers::settings::ProviderKind::Simulator {
+    if !matches!(
+        settings.providers.provider,
+        ProviderKind::Simulator | ProviderKind::Callback
+    ) {
         return app;
     }
     if settings.is_production() {

@@ -9,9 +9,13 @@
 //! OpenAI stops retrying; logged); a webhook id already settled 200 `duplicate`; a settle
 //! that failed (provider or store down) 503 `unavailable`, so OpenAI retries (polling is the
 //! safety net either way). Bodies above [`MAX_BODY`] are 413.
+//!
+//! `POST /api/providers/callback/{token}`: a callback provider's per-task callback. The token
+//! (256 random bits, only its hash stored) is the authentication: an unknown one is 404. The
+//! body is a hint only; the task settles the same way.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -22,7 +26,7 @@ use crate::domain::standard_webhooks::{parse_secret, verify};
 use crate::domain::time::now_ms;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::tasks::callbacks::{settle_now, SettleError, Settled};
+use crate::tasks::callbacks::{settle_now, token_hash, SettleError, Settled};
 use crate::wire::{Envelope, ErrorEnvelope, ProviderWebhookReceipt};
 
 /// Largest webhook body: OpenAI's events are a few hundred bytes.
@@ -35,10 +39,15 @@ const MAX_WEBHOOK_ID: usize = 256;
 const OPENAI_STYLE: &[&str] = &["openai", "simulator"];
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/providers/openai/webhook",
-        post(openai_webhook).layer(DefaultBodyLimit::max(MAX_BODY)),
-    )
+    Router::new()
+        .route(
+            "/api/providers/openai/webhook",
+            post(openai_webhook).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/api/providers/callback/{token}",
+            post(callback).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
 }
 
 #[derive(Deserialize)]
@@ -103,6 +112,34 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> ApiResult<Str
     Ok(id.to_string())
 }
 
+/// A callback provider's per-task callback: `{code, msg, data:{taskId, state, resultJson,
+/// failCode, failMsg}}`, only a hint; the task's record is fetched again and applied.
+#[utoipa::path(post, path = "/api/providers/callback/{token}", tag = "providers", security(()),
+    params(("token" = String, Path, description = "The task's callback token (64 hex digits)")),
+    request_body(content = Value, description = "`{code, msg, data: {taskId, state, resultJson, failCode, failMsg}}` (a hint; not trusted)"),
+    responses(
+        (status = 200, description = "Settled, already settled or pending", body = Envelope<ProviderWebhookReceipt>),
+        (status = 404, description = "`notFound`: no task has this token", body = ErrorEnvelope),
+        (status = 503, description = "`unavailable`: could not settle now (retry)", body = ErrorEnvelope)))]
+pub(super) async fn callback(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    _body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let well_formed = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    let found = match well_formed {
+        true => {
+            state
+                .store
+                .find_task_by_callback_hash(&token_hash(&token))
+                .await?
+        }
+        false => None,
+    };
+    let task = found.ok_or_else(|| ApiError::not_found("callback"))?;
+    Ok(ok(settle_task(&state, task).await?))
+}
+
 async fn settle(state: &AppState, event: &Event) -> ApiResult<ProviderWebhookReceipt> {
     if !matches!(event.kind.as_str(), "video.completed" | "video.failed") {
         tracing::info!(kind = %event.kind, "provider webhook of another type ignored");
@@ -116,6 +153,14 @@ async fn settle(state: &AppState, event: &Event) -> ApiResult<ProviderWebhookRec
         tracing::warn!(external_id = %event.data.id, "provider webhook for an unknown job ignored");
         return Ok(ProviderWebhookReceipt::new("ignored"));
     };
+    settle_task(state, task).await
+}
+
+/// Settles `task` now (see `tasks::callbacks::settle_now`).
+async fn settle_task(
+    state: &AppState,
+    task: crate::store::Task,
+) -> ApiResult<ProviderWebhookReceipt> {
     let ctx: crate::tasks::TaskContext = state.clone().into();
     let (outcome, status) = match settle_now(&ctx, &task).await {
         Ok(Settled::Applied(s)) => ("settled", s),

@@ -1,7 +1,8 @@
 //! What provider callbacks need from the store: finding a task by its provider job id,
 //! taking one task's lease at once (a callback settles through the poller's own path, under
 //! the same lease, so a callback and a concurrent poll never both apply), and remembering
-//! which incoming webhook ids were already settled (a replay is a no-op).
+//! which incoming webhook ids were already settled (a replay is a no-op), and the hashed
+//! per-task callback tokens of callback providers.
 
 use super::{Dialect, Store, StoreResult, Task, TASK_COLS};
 
@@ -55,6 +56,28 @@ impl Store {
             .bind(owner)
             .bind(lease_until)
             .bind(now)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Stores the hash of the callback token of the task `owner` is submitting.
+    pub async fn set_callback_hash(&self, id: &str, owner: &str, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET callback_token_hash = $3 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The task whose callback token hashes to `hash`.
+    pub async fn find_task_by_callback_hash(&self, hash: &str) -> StoreResult<Option<Task>> {
+        let q = format!("SELECT {TASK_COLS} FROM tasks WHERE callback_token_hash = $1");
+        Ok(sqlx::query_as::<_, Task>(&q)
+            .bind(hash)
             .fetch_optional(self.pool())
             .await?)
     }

@@ -5,11 +5,20 @@
 //! that finds the task leased (a poll is driving it right now) leaves it to that poll, so
 //! the two never both apply, and credits are charged or refunded once.
 
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
 use super::context::TaskContext;
-use super::drive::Driver;
+use super::drive::{Driver, StepError};
 use crate::domain::time::now_ms;
 use crate::domain::TaskStatus;
+use crate::ops::metrics::provider_call;
+use crate::providers::{CreateJob, JobStatus, Provider};
 use crate::store::{StoreError, Task};
+
+/// Where per-task callbacks arrive, below the public URL (`{base}{CALLBACK_PATH}/{token}`).
+pub const CALLBACK_PATH: &str = "/api/providers/callback";
 
 /// What [`settle_now`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,4 +65,41 @@ pub async fn settle_now(ctx: &TaskContext, task: &Task) -> Result<Settled, Settl
         return Err(SettleError::Retry);
     }
     Ok(Settled::Applied(store.get_task(&task.id).await?.status))
+}
+
+/// The stored form of a callback token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Submits `task` to `provider` (under `node`'s lease): through the remix endpoint for a
+/// remix (`source`: the remixed job), with a fresh per-task callback URL for a provider
+/// that calls back (256 random bits; only the hash is stored), else a plain create.
+pub(super) async fn submit(
+    ctx: &TaskContext,
+    node: &str,
+    provider: &Arc<dyn Provider>,
+    task: &Task,
+    job: &CreateJob,
+    source: Option<&str>,
+) -> Result<JobStatus, StepError> {
+    let name = task.provider.as_str();
+    if let Some(source) = source {
+        let call = provider_call(name, "remix", provider.remix(source, job));
+        return call.await.map_err(super::inputs::remix_error);
+    }
+    let Some(base) = provider.callback_base() else {
+        return Ok(provider_call(name, "create", provider.create(job)).await?);
+    };
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    if !ctx
+        .store
+        .set_callback_hash(&task.id, node, &token_hash(&token))
+        .await?
+    {
+        return Err(StepError::LeaseLost);
+    }
+    let url = format!("{base}{CALLBACK_PATH}/{token}");
+    let call = provider.create_with_callback(job, &url);
+    Ok(provider_call(name, "create", call).await?)
 }

@@ -211,17 +211,10 @@ impl Driver {
                 let job = super::inputs::job(&self.state, task).await?;
                 let source = super::inputs::remix_source(&self.state, task).await?;
                 lease.ensure(provider.max_call_ms()).await?;
-                let status = match &source {
-                    None => {
-                        let call = provider.create(&job);
-                        crate::ops::metrics::provider_call(&task.provider, "create", call).await?
-                    }
-                    Some(source) => {
-                        let call = provider.remix(source, &job);
-                        let m = crate::ops::metrics::provider_call(&task.provider, "remix", call);
-                        m.await.map_err(super::inputs::remix_error)?
-                    }
-                };
+                let (ctx, node) = (&self.state, &self.node_id);
+                let status =
+                    super::callbacks::submit(ctx, node, &provider, task, &job, source.as_deref())
+                        .await?;
                 tracing::debug!(video_id = %task.id, external_id = %status.external_id, "submitted");
                 status
             }

@@ -7,6 +7,7 @@ mod account_deletion;
 mod api_keys;
 mod auth;
 mod billing;
+mod callback_provider;
 mod cli;
 mod cors;
 mod credits;
