@@ -82,6 +82,7 @@ stripe_port=$(cat "$stripe_port_file")
 start_release_server "$bin" TASKHUB_ENV=development \
   STRIPE_API_BASE="http://127.0.0.1:$stripe_port" STRIPE_SECRET_KEY=sk_test_fake_contract_fuzz \
   STRIPE_WEBHOOK_SECRET=whsec_fake_contract_fuzz TASKHUB_SIGNUP_BONUS_CREDITS=100000000 \
+  OPENAI_WEBHOOK_SECRET=whsec_ZmFrZS1jb250cmFjdC1mdXp6 \
   STRIPE_PRICE_BASIC=price_fake_basic STRIPE_PRICE_PRO=price_fake_pro \
   TASKHUB_RATE_AUTH_PER_MIN=1000000 TASKHUB_RATE_TASK_CREATE_PER_MIN=1000000 \
   TASKHUB_RATE_TASK_QUERY_PER_MIN=1000000 TASKHUB_RATE_OTHER_PER_MIN=1000000 \

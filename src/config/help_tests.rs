@@ -79,7 +79,8 @@ fn the_help_documents_every_setting_with_its_default() {
         help.contains("  TASKHUB_POLL_INTERVAL_MS        base interval between polls of a task; provider hints win [2000]\n"),
         "{help}"
     );
-    assert!(help.contains("  TASKHUB_PROVIDER                simulator | openai [simulator]\n"));
+    assert!(help
+        .contains("  TASKHUB_PROVIDER                simulator | openai | callback [simulator]\n"));
     assert!(help.contains("  TASKHUB_GENERATING_PLANS        plans allowed to generate (free, basic, pro); the seed's rule is basic,pro [free,basic,pro]\n"));
     assert!(help.contains(
         "  REDIS_URL                       redis://… for several nodes [unset (in-process bus)]\n"

@@ -129,7 +129,7 @@ fn the_file_reaches_every_settings_struct() {
 #[allow(clippy::result_large_err)]
 fn a_bad_choice_names_the_variable_and_the_allowed_values() {
     let cases = [
-        ("TASKHUB_PROVIDER", "sora", "simulator or openai"),
+        ("TASKHUB_PROVIDER", "sora", "simulator, openai or callback"),
         ("TASKHUB_LOG_FORMAT", "xml", "pretty or json"),
         ("TASKHUB_GENERATING_PLANS", "basic,gold", "free, basic, pro"),
     ];

@@ -56,6 +56,11 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
     if rest == "payments/webhook/stripe" {
         return None;
     }
+    // Provider callbacks: signed (or holding an unguessable token), sent in bursts by a few
+    // provider addresses.
+    if rest.starts_with("providers/") {
+        return None;
+    }
     if let Some(auth) = rest.strip_prefix("auth/") {
         return Some(match auth {
             "me" | "logout" => Class::Other,
@@ -68,7 +73,8 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
         let is_tasks = tail.is_empty() || tail.starts_with('/');
         if is_tasks && *method == Method::POST {
             let id_then = tail.trim_start_matches('/');
-            if tail.is_empty() || id_then.split('/').nth(1) == Some("retry") {
+            let action = id_then.split('/').nth(1);
+            if tail.is_empty() || matches!(action, Some("retry" | "remix")) {
                 return Some(Class::TaskCreate);
             }
         }

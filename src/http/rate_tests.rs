@@ -24,6 +24,10 @@ fn routes_fall_into_their_classes() {
         Some(Class::TaskCreate)
     );
     assert_eq!(
+        c(Method::POST, "/api/video/tasks/abc/remix"),
+        Some(Class::TaskCreate)
+    );
+    assert_eq!(
         c(Method::POST, "/api/video/tasks/abc/cancel"),
         Some(Class::Other)
     );
@@ -65,6 +69,7 @@ fn routes_fall_into_their_classes() {
         "/test-pages/qa.html",
         "/simulator/v1/videos",
         "/api/payments/webhook/stripe",
+        "/api/providers/openai/webhook",
     ] {
         assert_eq!(c(Method::GET, free), None, "{free}");
         assert_eq!(c(Method::POST, free), None, "{free}");

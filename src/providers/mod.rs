@@ -1,10 +1,11 @@
 //! Video providers: the [`Provider`] trait the poller drives, the OpenAI-compatible HTTP
 //! client ([`openai`]), the built-in [`simulator`] service that speaks the same wire format,
-//! and [`Providers`], the registry of the ones configured on this node.
+//! the callback-style reseller client ([`callback`]), and [`Providers`], the registry of the ones configured on this node.
 //!
 //! Provider statuses map onto ours (PROTOCOL §2) in [`JobState`]; a status we do not know is
 //! logged and treated as still running.
 
+pub mod callback;
 pub mod openai;
 pub mod settings;
 pub mod simulator;
@@ -136,6 +137,29 @@ pub trait Provider: Send + Sync + 'static {
     /// Creates a job: JSON for text-to-video, multipart with `input_reference` otherwise.
     async fn create(&self, job: &CreateJob) -> ProviderResult<JobStatus>;
     async fn status(&self, external_id: &str) -> ProviderResult<JobStatus>;
+    /// Where this provider's per-task callbacks should reach us (this server's public URL),
+    /// for providers that call back; `None` for the others.
+    fn callback_base(&self) -> Option<&str> {
+        None
+    }
+    /// Creates a job whose provider calls `callback_url` when it ends (providers with a
+    /// [`Provider::callback_base`]).
+    async fn create_with_callback(
+        &self,
+        job: &CreateJob,
+        _callback_url: &str,
+    ) -> ProviderResult<JobStatus> {
+        self.create(job).await
+    }
+    /// Creates a job that remixes the finished job `source_external_id` with `job.prompt`
+    /// (the OpenAI Videos API's `POST /videos/{id}/remix`).
+    async fn remix(
+        &self,
+        _source_external_id: &str,
+        _job: &CreateJob,
+    ) -> ProviderResult<JobStatus> {
+        Err(ProviderError::Unsupported)
+    }
     /// Streams a finished job's video or thumbnail.
     async fn download(&self, external_id: &str, variant: Variant) -> ProviderResult<Download>;
     /// Cancels or deletes the job where the provider supports it.
@@ -191,8 +215,20 @@ impl Providers {
                 );
             }
             let key = Some(p.openai_api_key.clone()).filter(|k| !k.is_empty());
-            let client = openai::OpenAiClient::new(&p.openai_base_url, key, config)?;
+            let client = openai::OpenAiClient::new(&p.openai_base_url, key, config.clone())?;
             providers = providers.with(ProviderKind::OpenAi.as_str(), Arc::new(client));
+        }
+        if p.provider == ProviderKind::Callback || !p.callback_api_base.is_empty() {
+            // Unset base: this node's simulator (development); unset public URL: this node.
+            let base = match p.callback_api_base.as_str() {
+                "" => format!("{self_url}{}", simulator::MOUNT_RESELLER),
+                b => b.to_string(),
+            };
+            let public = Some(p.public_url.as_str()).filter(|u| !u.is_empty());
+            let key = Some(p.callback_api_key.clone()).filter(|k| !k.is_empty());
+            let client =
+                callback::CallbackClient::new(&base, key, public.unwrap_or(self_url), config)?;
+            providers = providers.with(ProviderKind::Callback.as_str(), Arc::new(client));
         }
         Ok(providers)
     }

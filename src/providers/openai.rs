@@ -1,4 +1,5 @@
 //! Client of the OpenAI Videos API wire format (`POST /videos`, `GET /videos/{id}`,
+//! `POST /videos/{id}/remix`,
 //! `GET /videos/{id}/content?variant=…`, `DELETE /videos/{id}`), as served today by
 //! gateways and resellers and by our own simulator.
 //!
@@ -222,6 +223,12 @@ impl Provider for OpenAiClient {
                 self.http.post(&url).multipart(form)
             }
         };
+        Self::video(self.send(build, false, self.cfg.timeout).await?).await
+    }
+
+    async fn remix(&self, source_external_id: &str, job: &CreateJob) -> ProviderResult<JobStatus> {
+        let url = self.url(&format!("/{}/remix", path_segment(source_external_id)));
+        let build = || self.http.post(&url).json(&json!({"prompt": job.prompt}));
         Self::video(self.send(build, false, self.cfg.timeout).await?).await
     }
 

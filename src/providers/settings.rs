@@ -1,7 +1,7 @@
 //! Settings of the providers: which one drives tasks, the OpenAI-compatible client and the
 //! built-in simulator. Flattened into `config::Settings`, so every field is
-//! `TASKHUB_<FIELD>` in the environment (`OPENAI_BASE_URL` and `OPENAI_API_KEY` without the
-//! prefix).
+//! `TASKHUB_<FIELD>` in the environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY` and
+//! `OPENAI_WEBHOOK_SECRET` without the prefix).
 
 use serde::{Deserialize, Serialize};
 
@@ -16,16 +16,23 @@ pub enum ProviderKind {
     Simulator,
     /// An OpenAI-compatible videos API at `OPENAI_BASE_URL`.
     OpenAi,
+    /// A reseller API that calls back (`TASKHUB_CALLBACK_API_BASE`), see `providers::callback`.
+    Callback,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 2] = [ProviderKind::Simulator, ProviderKind::OpenAi];
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Simulator,
+        ProviderKind::OpenAi,
+        ProviderKind::Callback,
+    ];
 
     /// The name tasks store in their `provider` column.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Simulator => "simulator",
             ProviderKind::OpenAi => "openai",
+            ProviderKind::Callback => "callback",
         }
     }
 }
@@ -42,7 +49,9 @@ impl TryFrom<String> for ProviderKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("TASKHUB_PROVIDER must be simulator or openai, not `{s}`"))
+            .ok_or_else(|| {
+                format!("TASKHUB_PROVIDER must be simulator, openai or callback, not `{s}`")
+            })
     }
 }
 
@@ -64,6 +73,16 @@ pub struct ProviderSettings {
     /// OpenAI-compatible API root, including `/v1`.
     pub openai_base_url: String,
     pub openai_api_key: Secret,
+    /// `whsec_…` secret of OpenAI's webhooks (`POST /api/providers/openai/webhook`); unset:
+    /// that route answers 503.
+    pub openai_webhook_secret: Secret,
+    /// Root of the callback-style reseller API (`TASKHUB_PROVIDER=callback`); unset: this
+    /// node's simulator (development).
+    pub callback_api_base: String,
+    pub callback_api_key: Secret,
+    /// This server's public URL, where providers' callbacks reach it; unset: the node's own
+    /// address.
+    pub public_url: String,
     /// Time limit of each provider API call (connect + answer).
     pub provider_timeout_ms: u64,
     /// Time limit of one content download.
@@ -84,6 +103,10 @@ impl Default for ProviderSettings {
             simulator_deleted_bytes: 1024 * 1024,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_api_key: Secret::default(),
+            openai_webhook_secret: Secret::default(),
+            callback_api_base: String::new(),
+            callback_api_key: Secret::default(),
+            public_url: String::new(),
             provider_timeout_ms: 30_000,
             provider_download_timeout_ms: 300_000,
             provider_max_retries: 3,

@@ -76,6 +76,9 @@ pub fn router() -> Router<AppState> {
         super::webhooks::list,
         super::webhooks::secret_info,
         super::webhooks::rotate,
+        super::provider_hooks::openai_webhook,
+        super::provider_hooks::callback,
+        super::remix::remix,
     ),
     security(("bearer" = []), ("apiKey" = [])),
     tags(
@@ -89,6 +92,7 @@ pub fn router() -> Router<AppState> {
         (name = "websocket", description = "Live progress"),
         (name = "health", description = "Probes and metrics"),
         (name = "docs", description = "This document"),
+        (name = "providers", description = "Callbacks from video providers"),
     )
 )]
 struct ApiDoc;

@@ -15,7 +15,9 @@ mod hygiene;
 pub mod media;
 pub mod payments;
 pub mod profile;
+pub mod provider_hooks;
 mod refunds;
+mod remix;
 mod showcase;
 mod showcase_admin;
 mod showcase_bodies;
@@ -57,7 +59,9 @@ pub fn router(state: AppState) -> Router {
         .merge(google::router())
         .merge(account::router())
         .merge(showcase::router())
-        .merge(webhooks::router());
+        .merge(webhooks::router())
+        .merge(provider_hooks::router())
+        .merge(remix::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {
@@ -94,8 +98,12 @@ pub fn router(state: AppState) -> Router {
 /// `TASKHUB_PROVIDER=simulator` (elsewhere its routes are 404). Production runs it apart
 /// (`taskhub simulator` on a private address, `TASKHUB_PROVIDER=openai`).
 fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) -> Router<AppState> {
+    use crate::providers::settings::ProviderKind;
     use crate::providers::simulator::{router, Simulator, MOUNT_V1};
-    if settings.providers.provider != crate::providers::settings::ProviderKind::Simulator {
+    if !matches!(
+        settings.providers.provider,
+        ProviderKind::Simulator | ProviderKind::Callback
+    ) {
         return app;
     }
     if settings.is_production() {

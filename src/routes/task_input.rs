@@ -69,6 +69,21 @@ pub struct CreateTaskMultipart {
     image: Vec<u8>,
 }
 
+/// A remix's prompt, under the creation rules (not blank, at most `max_prompt_chars`).
+pub fn validate_prompt(prompt: Option<String>, settings: &Settings) -> ApiResult<String> {
+    let prompt = prompt.unwrap_or_default();
+    let chars = prompt.chars().count();
+    if prompt.trim().is_empty() {
+        return Err(ApiError::field("prompt", "required, must not be blank"));
+    }
+    if chars > settings.max_prompt_chars {
+        let max = settings.max_prompt_chars;
+        let m = format!("at most {max} characters (got {chars})");
+        return Err(ApiError::field("prompt", m));
+    }
+    Ok(prompt)
+}
+
 pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInput> {
     let mut errors: FieldErrors = Vec::new();
     let mut err = |f: &str, m: String| errors.push((f.to_string(), m));

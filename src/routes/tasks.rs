@@ -37,10 +37,10 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
 }
 
 /// A `videoId` from the path, checked for shape (`video_` + UUID) before any lookup.
-struct VideoId(String);
+pub(super) struct VideoId(pub(super) String);
 
 impl VideoId {
-    fn parse(raw: String) -> ApiResult<Self> {
+    pub(super) fn parse(raw: String) -> ApiResult<Self> {
         if crate::domain::ids::is_video_id(&raw) {
             Ok(Self(raw))
         } else {

@@ -14,6 +14,7 @@
 mod accounts;
 mod api_keys;
 mod billing;
+mod callbacks;
 mod events;
 mod hub;
 mod ledger;

@@ -45,6 +45,8 @@ pub struct Task {
     pub credits_charged: i64,
     pub credits_refunded: i64,
     pub retry_of: Option<String>,
+    /// The completed task this one remixes (kind `remix`).
+    pub remix_of: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub completed_at: Option<i64>,
@@ -60,7 +62,7 @@ pub const TASK_COLS: &str =
     quality, reference_image_url, input_image, webhook_url, status, progress, seq, message, \
     error_code, error_message, video_url, thumbnail_url, duration, resolution, credits_charged, \
     credits_refunded, retry_of, created_at, updated_at, completed_at, next_poll_at, lease_owner, \
-    lease_until, poll_attempts, provider_expires_at";
+    lease_until, poll_attempts, provider_expires_at, remix_of";
 
 impl Task {
     pub fn status(&self) -> TaskStatus {
@@ -159,6 +161,15 @@ impl Store {
     /// Charges `new.price` credits in the same transaction (FIFO over the user's lots; a
     /// short balance is `InsufficientCredits` and nothing is written).
     pub async fn create_task(&self, new: NewTask) -> StoreResult<(Task, TaskEvent)> {
+        self.create_task_remixing(new, None).await
+    }
+
+    /// [`Store::create_task`], for a task that remixes the task `remix_of`.
+    pub async fn create_task_remixing(
+        &self,
+        new: NewTask,
+        remix_of: Option<&str>,
+    ) -> StoreResult<(Task, TaskEvent)> {
         let now = now_ms();
         let id = new_video_id();
         let mut tx = self.pool().begin().await?;
@@ -172,8 +183,8 @@ impl Store {
         let q = format!(
             "INSERT INTO tasks (id, user_id, provider, kind, model, prompt, seconds, size, quality,
                 reference_image_url, input_image, webhook_url, status, progress, seq, retry_of,
-                credits_charged, created_at, updated_at, next_poll_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, 1, $13, $14, $15, $15, $15)
+                credits_charged, created_at, updated_at, next_poll_at, remix_of)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, 1, $13, $14, $15, $15, $15, $16)
              RETURNING {TASK_COLS}"
         );
         let task: Task = sqlx::query_as(&q)
@@ -192,6 +203,7 @@ impl Store {
             .bind(&new.retry_of)
             .bind(new.price)
             .bind(now)
+            .bind(remix_of)
             .fetch_one(&mut *tx)
             .await?;
         let event = insert_event(&mut tx, &task, EventType::TaskCreated).await?;

@@ -209,10 +209,12 @@ impl Driver {
         let status = match &task.external_id {
             None => {
                 let job = super::inputs::job(&self.state, task).await?;
+                let source = super::inputs::remix_source(&self.state, task).await?;
                 lease.ensure(provider.max_call_ms()).await?;
-                let call = provider.create(&job);
+                let (ctx, node) = (&self.state, &self.node_id);
                 let status =
-                    crate::ops::metrics::provider_call(&task.provider, "create", call).await?;
+                    super::callbacks::submit(ctx, node, &provider, task, &job, source.as_deref())
+                        .await?;
                 tracing::debug!(video_id = %task.id, external_id = %status.external_id, "submitted");
                 status
             }

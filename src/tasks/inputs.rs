@@ -1,6 +1,7 @@
 //! What a task sends its provider: its parameters and, for image-to-video, the reference
 //! image read from the store (`tasks::uploads`). A `referenceImageUrl` was fetched and stored when the task
-//! was created (`tasks::uploads`), so a poller slot never waits on a user's URL.
+//! was created (`tasks::uploads`), so a poller slot never waits on a user's URL. A remix
+//! sends the job id of the task it remixes.
 
 use super::context::TaskContext;
 use super::drive::StepError;
@@ -32,6 +33,38 @@ pub(super) async fn job(state: &TaskContext, task: &Task) -> Result<CreateJob, S
         size: task.size.clone(),
         input_reference,
     })
+}
+
+/// For a remix task, the provider job id of the task it remixes.
+pub(super) async fn remix_source(
+    state: &TaskContext,
+    task: &Task,
+) -> Result<Option<String>, StepError> {
+    let Some(source) = &task.remix_of else {
+        return Ok(None);
+    };
+    let gone = || {
+        StepError::Fail(TaskError {
+            code: "remixSourceUnavailable".into(),
+            message: "the task to remix is gone or has no provider job".into(),
+        })
+    };
+    match state.store.get_task(source).await {
+        Ok(t) => t.external_id.map(Some).ok_or_else(gone),
+        Err(crate::store::StoreError::NotFound) => Err(gone()),
+        Err(e) => Err(StepError::Store(e)),
+    }
+}
+
+/// A provider without a remix endpoint fails the task rather than retrying forever.
+pub(super) fn remix_error(e: ProviderError) -> StepError {
+    match e {
+        ProviderError::Unsupported => StepError::Fail(TaskError {
+            code: "remixUnsupported".into(),
+            message: "this task's provider cannot remix videos".into(),
+        }),
+        other => other.into(),
+    }
 }
 
 async fn uploaded_image(state: &TaskContext, rel: &str) -> Result<InputImage, StepError> {

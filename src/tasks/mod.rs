@@ -2,6 +2,7 @@
 //! providers (the poller, media copying, webhooks). The lifecycle rules themselves are in
 //! [`crate::domain::lifecycle`].
 
+pub mod callbacks;
 pub mod context;
 mod drive;
 mod inputs;

@@ -1,4 +1,4 @@
-//! The task use cases: create, cancel, retry, delete. Each checks what it must (plan,
+//! The task use cases: create, cancel, retry, remix, delete. Each checks what it must (plan,
 //! balance, ownership, state), writes in one store transaction (the task, its charge or
 //! refund, its event), then announces the event. Routes parse and shape; they call these.
 
@@ -62,28 +62,9 @@ impl TaskContext {
         input: TaskInput,
         retry_of: Option<String>,
     ) -> ApiResult<Task> {
-        let billing = &self.settings.billing;
-        let sub = self
-            .store
-            .get_subscription(&user.id)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::Unauthorized("user no longer exists".into()),
-                other => other.into(),
-            })?;
-        crate::billing::plans::check_can_generate(billing, &sub, now_ms())?;
         let kind = input.kind();
-        let price = billing.task_price(kind, &input.quality);
-        if price > 0 {
-            let available = self.store.live_credits(&user.id).await?;
-            if available < price {
-                return Err(StoreError::InsufficientCredits {
-                    required: price,
-                    available,
-                }
-                .into());
-            }
-        }
+        let price = self.settings.billing.task_price(kind, &input.quality);
+        self.check_can_pay(user, price).await?;
         let image = match (input.image, &input.reference_image_url) {
             (Some(image), _) => Some(image),
             (None, Some(url)) => Some(uploads::fetch_reference(self, url).await?),
@@ -117,6 +98,72 @@ impl TaskContext {
                 return Err(e.into());
             }
         };
+        publish(self, &event).await;
+        Ok(task)
+    }
+
+    /// The plan allows generating (allowed, active, not expired) and the balance covers
+    /// `price` (402 otherwise).
+    async fn check_can_pay(&self, user: &AuthUser, price: i64) -> ApiResult<()> {
+        let sub = self
+            .store
+            .get_subscription(&user.id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::Unauthorized("user no longer exists".into()),
+                other => other.into(),
+            })?;
+        crate::billing::plans::check_can_generate(&self.settings.billing, &sub, now_ms())?;
+        if price > 0 {
+            let available = self.store.live_credits(&user.id).await?;
+            if available < price {
+                return Err(StoreError::InsufficientCredits {
+                    required: price,
+                    available,
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// A new task (kind `remix`) that remixes a completed task with `prompt` at the same
+    /// provider, charged like a new task with the source's parameters (an image-to-video
+    /// source's price for an image-to-video one). 409 unless the source is completed and has
+    /// a provider job.
+    pub async fn remix(&self, user: &AuthUser, video_id: &str, prompt: String) -> ApiResult<Task> {
+        let source = self.user_task(user, video_id).await?;
+        if source.status != TaskStatus::Completed || source.external_id.is_none() {
+            return Err(ApiError::ConflictCode(
+                "notRemixable",
+                format!(
+                    "only completed videos can be remixed; this one is {}",
+                    source.status
+                ),
+            ));
+        }
+        let price = self
+            .settings
+            .billing
+            .task_price(&source.kind, &source.quality);
+        self.check_can_pay(user, price).await?;
+        let new = NewTask {
+            user_id: user.id.clone(),
+            provider: source.provider.clone(),
+            kind: "remix".into(),
+            model: source.model,
+            prompt,
+            seconds: source.seconds,
+            size: source.size,
+            quality: source.quality,
+            reference_image_url: None,
+            input_image: None,
+            webhook_url: source.webhook_url,
+            retry_of: None,
+            price,
+        };
+        let store = &self.store;
+        let (task, event) = store.create_task_remixing(new, Some(&source.id)).await?;
         publish(self, &event).await;
         Ok(task)
     }

@@ -6,6 +6,7 @@
 //! shapes values, it decides nothing.
 
 mod accounts;
+mod callbacks;
 mod payments;
 mod profile;
 mod showcase;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
+pub use callbacks::ProviderWebhookReceipt;
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };

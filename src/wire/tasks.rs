@@ -29,7 +29,7 @@ pub struct TaskView {
     pub size: String,
     #[schema(pattern = "^(standard|hd)$")]
     pub quality: String,
-    #[schema(pattern = "^(textToVideo|imageToVideo)$")]
+    #[schema(pattern = "^(textToVideo|imageToVideo|remix)$")]
     pub kind: String,
     pub reference_image_url: Option<String>,
     pub message: Option<String>,
@@ -39,6 +39,8 @@ pub struct TaskView {
     pub credits_refunded: i64,
     /// The failed task this one retries.
     pub retry_of: Option<String>,
+    /// The completed task this one remixes (kind `remix`).
+    pub remix_of: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
@@ -72,6 +74,7 @@ impl TaskView {
             credits_charged: task.credits_charged,
             credits_refunded: task.credits_refunded,
             retry_of: task.retry_of.clone(),
+            remix_of: task.remix_of.clone(),
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
             completed_at: task.completed_at.map(rfc3339),

@@ -3,7 +3,8 @@
 //! [`MOUNT_V1`] and runnable alone (`taskhub simulator --addr …`).
 //!
 //! A job goes `queued` (first tenth of its time) -> `in_progress` with rising progress ->
-//! `completed` after `TASKHUB_SIMULATOR_SECONDS`. A prompt containing `[fail]` fails halfway
+//! `completed` after `TASKHUB_SIMULATOR_SECONDS`. `POST …/videos/{id}/remix` starts a new
+//! job from a completed one (its model, seconds and size, a new prompt). A prompt containing `[fail]` fails halfway
 //! with a provider error; `[slow]` takes ten times longer. `/content` serves a small playable
 //! H.264 MP4 (`assets/sample.mp4`, with HTTP range support) and a JPEG thumbnail.
 //!
@@ -21,6 +22,8 @@
 mod deleted;
 mod job;
 mod range;
+mod remix;
+mod reseller;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +44,8 @@ use crate::domain::time::now_ms;
 
 /// Where the simulator's API root sits on the app (`…/videos` below it).
 pub const MOUNT_V1: &str = "/simulator/v1";
+/// Where the simulator's reseller-style API sits on the app (`…/api/v1/jobs/…` below it).
+pub const MOUNT_RESELLER: &str = "/simulator";
 pub static SAMPLE_MP4: &[u8] = include_bytes!("../../../assets/sample.mp4");
 pub static SAMPLE_JPG: &[u8] = include_bytes!("../../../assets/sample.jpg");
 /// Longest id accepted; the ids the simulator issues stay well below it (model and size
@@ -83,19 +88,32 @@ impl Simulator {
 }
 
 /// The simulator's routes under `{prefix}/videos` (`prefix` like `/v1`).
+/// Mounted at [`MOUNT_V1`], it also serves the reseller-style API under [`MOUNT_RESELLER`].
 pub fn router<S: Clone + Send + Sync + 'static>(prefix: &str, sim: Simulator) -> Router<S> {
-    Router::new()
-        .route(
-            &format!("{prefix}/videos"),
-            post(create).layer(DefaultBodyLimit::max(sim.max_body)),
-        )
-        .route(
-            &format!("{prefix}/videos/{{id}}"),
-            get(retrieve).delete(delete),
-        )
-        .route(&format!("{prefix}/videos/{{id}}/content"), get(content))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .with_state(sim)
+    let mut app = Router::new();
+    if prefix == MOUNT_V1 {
+        app = app
+            .route(
+                &format!("{MOUNT_RESELLER}/api/v1/jobs/createTask"),
+                post(reseller::create_task),
+            )
+            .route(
+                &format!("{MOUNT_RESELLER}/api/v1/jobs/recordInfo"),
+                get(reseller::record_info),
+            );
+    }
+    app.route(
+        &format!("{prefix}/videos"),
+        post(create).layer(DefaultBodyLimit::max(sim.max_body)),
+    )
+    .route(
+        &format!("{prefix}/videos/{{id}}"),
+        get(retrieve).delete(delete),
+    )
+    .route(&format!("{prefix}/videos/{{id}}/content"), get(content))
+    .route(&format!("{prefix}/videos/{{id}}/remix"), post(remix::remix))
+    .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+    .with_state(sim)
 }
 
 /// Runs the simulator alone on `addr` (API root at `/v1` and at [`MOUNT_V1`]) until `stop`.
