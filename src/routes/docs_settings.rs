@@ -34,6 +34,13 @@ pub(super) fn apply(doc: &mut Value, settings: &Settings) {
         create_payment(&mut pay, settings);
         sub["properties"]["returnUrl"] = pay["properties"]["returnUrl"].take();
     }
+    if let Some(remix) = schemas.get_mut("RemixBody") {
+        // The prompt of a new task, and required.
+        let mut task = json!({"properties": {}});
+        create_task(&mut task, settings, false);
+        remix["properties"]["prompt"] = task["properties"]["prompt"].take();
+        remix["required"] = json!(["prompt"]);
+    }
     let form = "/paths/~1api~1video~1tasks/post/requestBody/content/multipart~1form-data";
     if let Some(form) = doc.pointer_mut(form) {
         form["encoding"] = json!({"image": {"contentType": "image/png, image/jpeg, image/webp"}});

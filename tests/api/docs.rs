@@ -76,6 +76,10 @@ async fn settings_shape_the_document() {
         .map(|b| b["properties"]["model"]["const"].as_str().unwrap())
         .collect();
     assert_eq!(models, ["sora-2", "sora-2-pro"]);
+    // A remix's prompt: required, a string, not blank (schemathesis found `null` documented).
+    let remix = &doc["components"]["schemas"]["RemixBody"];
+    assert_eq!(remix["required"], serde_json::json!(["prompt"]), "{remix}");
+    assert_eq!(remix["properties"]["prompt"], create["properties"]["prompt"]);
     let packages = &doc["components"]["schemas"]["CreatePayment"]["properties"]["package"];
     assert!(packages["enum"]
         .as_array()
