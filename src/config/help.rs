@@ -170,6 +170,7 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_RATE_TASK_CREATE_PER_MIN", "task creations and retries per minute per user; 0 off"),
         d("TASKHUB_RATE_TASK_QUERY_PER_MIN", "GET /api/video/tasks... per minute per user; 0 off"),
         d("TASKHUB_RATE_PUBLIC_PER_MIN", "public reads (GET /api/showcase/..., /api/users/recent) per minute per user (or IP); 0 off"),
+        d("TASKHUB_RATE_PROVIDER_PER_MIN", "provider callbacks (/api/providers/...) per minute per sending IP; 0 off"),
         d("TASKHUB_RATE_OTHER_PER_MIN", "other /api requests per minute per user (or IP); 0 off"),
         u("TASKHUB_TRUSTED_PROXIES", "empty", "proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For counts"),
         d("TASKHUB_HASH_QUEUE_TIMEOUT_MS", "longest wait for a password-hashing slot; then 503 busy"),

@@ -57,6 +57,8 @@ pub struct HttpSettings {
     /// when unauthenticated); a home page makes several on every visit, so this is higher
     /// than `rate_other_per_min`; 0 off.
     pub rate_public_per_min: u32,
+    /// Provider callbacks (`/api/providers/…`) per minute per sending IP; 0 off.
+    pub rate_provider_per_min: u32,
     /// Other `/api` requests per minute per user (per IP when unauthenticated); 0 off.
     pub rate_other_per_min: u32,
     /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed.
@@ -81,6 +83,7 @@ impl Default for HttpSettings {
             rate_task_create_per_min: 10,
             rate_task_query_per_min: 60,
             rate_public_per_min: 300,
+            rate_provider_per_min: 1200,
             rate_other_per_min: 30,
             trusted_proxies: String::new(),
             hash_queue_timeout_ms: 2_000,
@@ -98,6 +101,7 @@ impl HttpSettings {
             rate_task_create_per_min: 1_000_000,
             rate_task_query_per_min: 1_000_000,
             rate_public_per_min: 1_000_000,
+            rate_provider_per_min: 1_000_000,
             rate_other_per_min: 1_000_000,
             hash_queue_timeout_ms: 120_000,
             hash_queue_max: 100_000,

@@ -47,6 +47,8 @@ pub enum Class {
     TaskQuery,
     /// Public reads a home page makes on every visit (showcase, recent users).
     PublicRead,
+    /// Provider callbacks (`/api/providers/…`), per sending address.
+    ProviderCallback,
     Other,
 }
 
@@ -57,9 +59,10 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
         return None;
     }
     // Provider callbacks: signed (or holding an unguessable token), sent in bursts by a few
-    // provider addresses.
+    // provider addresses: a quota of their own per address, high by default, so a flood of
+    // forged ones (each costs a signature check or a token lookup) is bounded.
     if rest.starts_with("providers/") {
-        return None;
+        return Some(Class::ProviderCallback);
     }
     if let Some(auth) = rest.strip_prefix("auth/") {
         return Some(match auth {
@@ -142,12 +145,13 @@ impl<C: Clock> ClassLimiter<C> {
     }
 }
 
-/// The five limiters and the trusted-proxy list; shared by the middleware.
+/// The six limiters and the trusted-proxy list; shared by the middleware.
 pub struct RateLimits {
     auth: Option<ClassLimiter>,
     task_create: Option<ClassLimiter>,
     task_query: Option<ClassLimiter>,
     public_read: Option<ClassLimiter>,
+    provider_callback: Option<ClassLimiter>,
     other: Option<ClassLimiter>,
     proxies: TrustedProxies,
 }
@@ -165,6 +169,7 @@ impl RateLimits {
             task_create: ClassLimiter::new(settings.rate_task_create_per_min, clock()),
             task_query: ClassLimiter::new(settings.rate_task_query_per_min, clock()),
             public_read: ClassLimiter::new(settings.rate_public_per_min, clock()),
+            provider_callback: ClassLimiter::new(settings.rate_provider_per_min, clock()),
             other: ClassLimiter::new(settings.rate_other_per_min, clock()),
             proxies,
         }
@@ -176,6 +181,7 @@ impl RateLimits {
             Class::TaskCreate => self.task_create.as_ref(),
             Class::TaskQuery => self.task_query.as_ref(),
             Class::PublicRead => self.public_read.as_ref(),
+            Class::ProviderCallback => self.provider_callback.as_ref(),
             Class::Other => self.other.as_ref(),
         }
     }
@@ -186,6 +192,7 @@ impl RateLimits {
             &self.task_create,
             &self.task_query,
             &self.public_read,
+            &self.provider_callback,
             &self.other,
         ];
         for l in all.into_iter().flatten() {
@@ -235,7 +242,7 @@ pub async fn middleware(State(rs): State<RateState>, mut req: Request, next: Nex
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let ip = rs.limits.proxies.client_ip(peer, req.headers());
     let key = match class {
-        Class::Auth => Key::ip(ip),
+        Class::Auth | Class::ProviderCallback => Key::ip(ip),
         _ => match user_of(&mut req, &rs.app).await {
             Some(user) => Key::User(user),
             None => Key::ip(ip),

@@ -53,6 +53,13 @@ fn routes_fall_into_their_classes() {
         assert_eq!(c(Method::GET, public), Some(Class::PublicRead), "{public}");
     }
     assert_eq!(c(Method::POST, "/api/auth/google"), Some(Class::Auth));
+    for hook in ["/api/providers/openai/webhook", "/api/providers/callback/x"] {
+        assert_eq!(
+            c(Method::POST, hook),
+            Some(Class::ProviderCallback),
+            "{hook}"
+        );
+    }
     assert_eq!(c(Method::POST, "/api/showcase/videos"), Some(Class::Other));
     assert_eq!(
         c(Method::GET, "/api/admin/showcase/videos"),
@@ -69,7 +76,6 @@ fn routes_fall_into_their_classes() {
         "/test-pages/qa.html",
         "/simulator/v1/videos",
         "/api/payments/webhook/stripe",
-        "/api/providers/openai/webhook",
     ] {
         assert_eq!(c(Method::GET, free), None, "{free}");
         assert_eq!(c(Method::POST, free), None, "{free}");

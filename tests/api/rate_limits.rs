@@ -16,7 +16,28 @@ fn real_limits(s: &mut Settings) {
     s.http.rate_task_create_per_min = d.rate_task_create_per_min;
     s.http.rate_task_query_per_min = d.rate_task_query_per_min;
     s.http.rate_public_per_min = d.rate_public_per_min;
+    s.http.rate_provider_per_min = d.rate_provider_per_min;
     s.http.rate_other_per_min = d.rate_other_per_min;
+}
+
+/// Forged provider callbacks from one address are bounded (each costs a token lookup); the
+/// refusal is a 429 before any lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_callbacks_are_limited_per_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        real_limits(s);
+        s.http.rate_provider_per_min = 2;
+    })
+    .await;
+    let forged = format!("/api/providers/callback/{}", "0".repeat(64));
+    for _ in 0..2 {
+        let resp = app.post(&forged).json(json!({})).response().await;
+        assert_eq!(resp.status(), 404);
+        assert_eq!(header(&resp, "x-ratelimit-limit").as_deref(), Some("2"));
+    }
+    assert_429(app.post(&forged).json(json!({})).response().await).await;
+    let hook = app.post("/api/providers/openai/webhook").json(json!({}));
+    assert_429(hook.response().await).await;
 }
 
 /// A home page's public reads have a quota of their own, apart from "other" routes.
