@@ -10,7 +10,7 @@
 //! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
 //! - infrastructure: [`store`], [`bus`], [`providers`], [`media`], [`wire`];
 //! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`showcase`], [`error`];
-//! - edges: [`routes`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
+//! - edges: [`routes`], [`compat`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
 //!
 //! - [`domain`]: task status and lifecycle rules, events and frames, ids, time, ledger rules.
 //! - [`cli`]: bodies of the `migrate` and `admin` subcommands.
@@ -21,6 +21,8 @@
 //! - [`auth`]: JWTs, passwords, tokens, the `AuthUser` extractor.
 //! - [`accounts`]: account deletion (re-authentication, erasure, sockets, tasks, Stripe).
 //! - [`routes`]: the HTTP surface, one module per resource.
+//! - [`compat`]: thin adapters for the APIs of the backends taskhub replaces (`/api/v1`,
+//!   `/compat/sora2`), over the same services.
 //! - [`store`]: users, tokens, tasks and event logs on SQLite or PostgreSQL.
 //! - [`bus`]: node-to-node event delivery (in-process or Redis).
 //! - [`hub`]: the WebSocket hub: sockets, who watches what, fan-out of bus events.
@@ -45,6 +47,7 @@ pub mod auth;
 pub mod billing;
 pub mod bus;
 pub mod cli;
+pub mod compat;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -61,7 +61,8 @@ pub fn router(state: AppState) -> Router {
         .merge(showcase::router())
         .merge(webhooks::router())
         .merge(provider_hooks::router())
-        .merge(remix::router());
+        .merge(remix::router())
+        .merge(crate::compat::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {

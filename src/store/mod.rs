@@ -15,6 +15,7 @@ mod accounts;
 mod api_keys;
 mod billing;
 mod callbacks;
+mod compat_ids;
 mod events;
 mod hub;
 mod ledger;
