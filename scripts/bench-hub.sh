@@ -6,11 +6,13 @@
 #
 # Needs Redis at $REDIS_URL (default redis://127.0.0.1:6379). Users persist in
 # $BENCH_DATA_DIR (default target/bench-data), so later runs skip creating them.
+# Binaries come from $CARGO_TARGET_DIR/release (default target/release).
 # Server settings can be overridden through the environment (TASKHUB_*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --bins --quiet
+bin="${CARGO_TARGET_DIR:-target}/release"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export TASKHUB_DATA_DIR="${BENCH_DATA_DIR:-target/bench-data}"
 export TASKHUB_ADDR=127.0.0.1:0
@@ -28,10 +30,15 @@ export TASKHUB_WS_MAX_UNAUTHENTICATED="${TASKHUB_WS_MAX_UNAUTHENTICATED:-20000}"
 export TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP="${TASKHUB_WS_MAX_UNAUTHENTICATED_PER_IP:-0}"
 # Keep the loadgen's tasks open: the simulator (if any) should not finish them mid-run.
 export TASKHUB_SIMULATOR_SECONDS="${TASKHUB_SIMULATOR_SECONDS:-100000}"
+# Every run creates --tasks-per-user tasks per user, each paid in credits: give the users
+# the server signs up enough for any number of runs (a fresh data dir starts from nothing).
+# Users created by an older server keep the bonus they got: start from a fresh data dir.
+export TASKHUB_SIGNUP_BONUS_CREDITS="${TASKHUB_SIGNUP_BONUS_CREDITS:-1000000000}"
+export TASKHUB_SIGNUP_BONUS_DAYS="${TASKHUB_SIGNUP_BONUS_DAYS:-0}"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 log="$(mktemp /tmp/taskhub-bench-server.XXXXXX)"
-target/release/taskhub serve >"$log" 2>&1 &
+"$bin/taskhub" serve >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 
@@ -44,5 +51,5 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { echo "server did not start"; cat "$log"; exit 1; }
 echo "server $server on $url (log: $log)"
-echo "versions: $(target/release/taskhub --version), $(redis-server --version | cut -d' ' -f3), $(rustc --version)"
-target/release/loadgen --url "$url" --server-pid "$server" "$@"
+echo "versions: $("$bin/taskhub" --version), $(redis-server --version | cut -d' ' -f3), $(rustc --version)"
+"$bin/loadgen" --url "$url" --server-pid "$server" "$@"
