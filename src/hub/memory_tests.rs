@@ -20,9 +20,11 @@ fn size_of_future5<A, B, C, D, E, F: Future>(_: impl Fn(A, B, C, D, E) -> F) -> 
 }
 
 /// The socket's whole task (upgrade to close) as `routes::ws` spawns it, less a few words.
-const MAX_SERVE_FUTURE: usize = 1280;
+/// Measured (debug build, 2026-12-02): 1,480 bytes for `Hub::serve`, 1,192 for
+/// `session::run` (before issue 13 the writer was a second task of its own).
+const MAX_SERVE_FUTURE: usize = 1536;
 /// The session inside it (reader, writer, timers).
-const MAX_SESSION_FUTURE: usize = 1152;
+const MAX_SESSION_FUTURE: usize = 1280;
 
 #[test]
 fn a_sockets_futures_stay_small() {
