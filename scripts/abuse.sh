@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin taskhub
 . scripts/release-server.sh
-start_release_server ./target/release/taskhub TASKHUB_SIMULATOR_SECONDS=6 TASKHUB_POLL_INTERVAL_MS=300
+start_release_server "${CARGO_TARGET_DIR:-target}/release/taskhub" TASKHUB_SIMULATOR_SECONDS=6 TASKHUB_POLL_INTERVAL_MS=300
 echo "taskhub (release) on port $port, pid $pid, data dir $data"
 status=0
 python3 scripts/abuse.py --port "$port" --pid "$pid" "$@" || status=$?

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-1000}
 c=${2:-50}
 bin=${TASKHUB_BIN:-}
-if [ -z "$bin" ]; then cargo build --release --bin taskhub; bin=./target/release/taskhub; fi
+if [ -z "$bin" ]; then cargo build --release --bin taskhub; bin="${CARGO_TARGET_DIR:-target}/release/taskhub"; fi
 . scripts/release-server.sh
 start_release_server "$bin" TASKHUB_RATE_AUTH_PER_MIN=0 TASKHUB_HASH_QUEUE_MAX=100000 \
   TASKHUB_HASH_QUEUE_TIMEOUT_MS=600000

@@ -3,6 +3,7 @@
 
 pub mod google;
 pub mod google_settings;
+pub mod hash_memory;
 pub mod jwt;
 pub mod password;
 

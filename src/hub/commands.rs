@@ -28,7 +28,7 @@ pub(super) struct Authed {
     /// Shared with the registry's entry for the user (one allocation per user, not socket).
     pub id: Arc<str>,
     pub name: String,
-    pub session_id: String,
+    pub session_id: uuid::Uuid,
     pub expires_at: Instant,
 }
 
@@ -102,7 +102,7 @@ impl Session {
             self.user = Some(Authed {
                 id,
                 name: claims.name.clone(),
-                session_id: uuid::Uuid::new_v4().to_string(),
+                session_id: uuid::Uuid::new_v4(),
                 expires_at,
             });
             self.authenticated();
@@ -128,7 +128,7 @@ impl Session {
         let success = ServerFrame::AuthSuccess {
             user_id: &user.id,
             username: &user.name,
-            session_id: &user.session_id,
+            session_id: &user.session_id.to_string(),
             expires_at: rfc3339(claims.exp * 1000),
         };
         self.conn.push_text(success.encode(rid));

@@ -10,7 +10,8 @@
 //! - [`registry`]: task -> sockets and user -> sockets, sharded maps.
 //! - [`refill`]: after the bus lost events, read them back from the log.
 //! - [`admission`]: caps on sockets that have not authenticated; [`transport`]: the
-//!   connection under a session and its lingering close.
+//!   connection under a session and its lingering close; [`lean_io`]: its byte stream,
+//!   which holds no read or write buffer while the socket is idle.
 //!
 //! The fan-out path: the bus hands an event (serialized once) to [`HubInner::deliver`],
 //! which looks up the task's and the user's watchers in the registry and queues a shared
@@ -18,6 +19,9 @@
 
 pub mod admission;
 pub mod commands;
+pub mod lean_io;
+#[cfg(test)]
+mod memory_tests;
 pub mod outbox;
 pub mod protocol;
 mod ratelimit;
@@ -121,7 +125,8 @@ impl Hub {
         admitted: Result<admission::UnauthSlot, admission::Refusal>,
     ) {
         let s = &self.inner.settings;
-        let ws = transport::open(io, s).await;
+        // Boxed: the socket under construction must not enlarge every socket's task.
+        let ws = Box::pin(transport::open(io, s)).await;
         let slot = match admitted {
             Ok(slot) => slot,
             Err(refusal) => {

@@ -1,10 +1,11 @@
 //! One socket's protocol (PROTOCOL §3), over any `Sink`/`Stream` of WebSocket messages, so
-//! unit tests drive it with channels. Each socket has a reader task (this file) and a
-//! writer task ([`write_loop`]); the reader holds the session state and its
-//! timers (auth timeout, token expiry, heartbeat, close linger), the writer only drains the
-//! socket's queue. Client requests are handled in boxed futures so an idle socket's task
-//! stays small.
+//! unit tests drive it with channels. Each socket is one task: the reader (this file) holds
+//! the session state and its timers (auth timeout, token expiry, heartbeat, close linger),
+//! and polls the writer ([`write_loop`], which only drains the socket's queue) beside
+//! whatever it waits for. Client requests are handled in boxed futures so an idle socket's
+//! task stays small.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ const LINGER: Duration = Duration::from_secs(2);
 /// closes the connection lingeringly ([`super::transport::linger`]).
 pub async fn run<S, R, E>(
     hub: Hub,
-    sink: S,
+    mut sink: S,
     mut stream: R,
     query_token: Option<String>,
     slot: Option<UnauthSlot>,
@@ -51,29 +52,56 @@ where
     let write_timeout = Duration::from_millis(settings.ws_write_timeout_ms);
     let mut session = Session::new(hub.clone(), conn.clone(), slot);
     conn.push_text(session.connected_frame());
-    // The writer is its own task, so waking it for a frame does not also poll the reader.
-    let mut writer = tokio::spawn({
-        let conn = conn.clone();
-        async move {
-            let mut sink = sink;
-            let closed = write_loop(&conn, &mut sink, write_timeout).await;
-            (sink, closed)
+    // The writer runs in this task, beside the reader (one task per socket).
+    let refused;
+    let closed = {
+        let mut writer = Writer {
+            future: std::pin::pin!(write_loop(&conn, &mut sink, write_timeout)),
+            done: None,
+        };
+        if let Some(token) = query_token {
+            writer.beside(Box::pin(session.on_auth(&token, None))).await;
         }
-    });
-    if let Some(token) = query_token {
-        Box::pin(session.on_auth(&token, None)).await;
+        session.read_loop(&mut stream, &mut writer).await;
+        refused = session.refused_read;
+        drop(session); // forgets the socket everywhere (see `Drop for Session`)
+        match writer.done {
+            Some(closed) => closed,
+            // The reader has marked the socket dead; a writer stuck on a peer that reads
+            // nothing is not waited for.
+            None => tokio::time::timeout(LINGER, writer.future)
+                .await
+                .unwrap_or(false),
+        }
+    };
+    (closed && refused).then_some((sink, stream))
+}
+
+/// The socket's writer ([`write_loop`]), polled by the session's task beside whatever it
+/// awaits; `done` holds its result once it ended (true: it wrote the close frame).
+pub(super) struct Writer<'a, F> {
+    future: std::pin::Pin<&'a mut F>,
+    done: Option<bool>,
+}
+
+impl<F: Future<Output = bool>> Writer<'_, F> {
+    /// Polls the writer until it ends; never resolves after that.
+    pub(super) async fn next_end(&mut self) {
+        if self.done.is_some() {
+            return std::future::pending().await;
+        }
+        self.done = Some(self.future.as_mut().await);
     }
-    session.read_loop(&mut stream).await;
-    let refused = session.refused_read;
-    drop(session); // forgets the socket everywhere (see `Drop for Session`)
-                   // The reader has marked the socket dead; a writer stuck on a peer that reads nothing
-                   // is not waited for.
-    match tokio::time::timeout(LINGER, &mut writer).await {
-        Ok(Ok((sink, true))) if refused => Some((sink, stream)),
-        Ok(_) => None,
-        Err(_) => {
-            writer.abort();
-            None
+
+    /// Runs `work` to its end while the writer keeps writing.
+    pub(super) async fn beside<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                _ = self.next_end() => {}
+            }
         }
     }
 }
@@ -81,7 +109,7 @@ where
 pub(super) struct Session {
     pub(super) hub: Hub,
     pub(super) conn: Arc<Conn>,
-    pub(super) connection_id: String,
+    pub(super) connection_id: uuid::Uuid,
     pub(super) user: Option<Authed>,
     pub(super) user_scope: bool,
     auth_deadline: Option<Instant>,
@@ -106,7 +134,7 @@ impl Session {
         // Each socket pings at its own phase, so pings spread over the interval.
         let phase = rand::rng().random_range(interval / 2..=interval);
         Self {
-            connection_id: uuid::Uuid::new_v4().simple().to_string(),
+            connection_id: uuid::Uuid::new_v4(),
             auth_deadline: Some(now + Duration::from_millis(s.ws_auth_timeout_ms)),
             next_ping: now + Duration::from_millis(phase),
             unanswered_pings: 0,
@@ -128,7 +156,7 @@ impl Session {
     fn connected_frame(&self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
         let s = &self.hub.inner.settings;
         protocol::ServerFrame::Connected {
-            connection_id: &self.connection_id,
+            connection_id: &self.connection_id.simple().to_string(),
             server_version: env!("CARGO_PKG_VERSION"),
             capabilities: &[
                 "auth",
@@ -154,10 +182,11 @@ impl Session {
         .encode(None)
     }
 
-    async fn read_loop<R, E>(&mut self, stream: &mut R)
+    async fn read_loop<R, E, F>(&mut self, stream: &mut R, writer: &mut Writer<'_, F>)
     where
         R: Stream<Item = Result<Message, E>> + Unpin,
         E: std::error::Error + 'static,
+        F: Future<Output = bool>,
     {
         loop {
             match self.conn.state() {
@@ -176,13 +205,14 @@ impl Session {
             tokio::select! {
                 biased;
                 _ = self.conn.reader_woken() => {}
+                _ = writer.next_end() => {}
                 _ = self.hub.inner.shutdown.cancelled(), if !self.shutting_down => self.on_shutdown(),
                 msg = stream.next(), if self.reading => match msg {
                     None => break,
                     Some(Ok(m)) => {
                         self.unanswered_pings = 0;
                         if let Some(frame) = self.on_message(m) {
-                            Box::pin(self.handle(frame)).await;
+                            writer.beside(Box::pin(self.handle(frame))).await;
                         }
                     }
                     Some(Err(e)) => self.on_read_error(&e),

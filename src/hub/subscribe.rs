@@ -30,7 +30,7 @@ impl Conn {
         }
         let c = o.cursors.entry(video_id.clone()).or_default();
         c.task_scope = true;
-        c.held.get_or_insert_with(Vec::new);
+        c.held.get_or_insert_with(Default::default);
         Ok(())
     }
 
@@ -51,7 +51,7 @@ impl Conn {
         }
         let was_empty = o.frames.is_empty();
         let held = match o.cursors.get_mut(video_id) {
-            Some(c) => c.held.take().unwrap_or_default(),
+            Some(c) => c.held.take().map(|h| *h).unwrap_or_default(),
             None => Vec::new(),
         };
         let mut ok = o.enqueue(Out::Text(subscribed));
@@ -84,6 +84,7 @@ impl Conn {
             .cursors
             .get_mut(video_id)
             .and_then(|c| c.held.take())
+            .map(|h| *h)
             .unwrap_or_default();
         o.end_task_scope(video_id);
         if o.user_since.is_none() {

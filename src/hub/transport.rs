@@ -11,7 +11,7 @@
 //! error) nor wise (it would buffer the rest of the oversize frame).
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -19,60 +19,106 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self as ts, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use super::lean_io::{LeanIo, SharedOut};
 use super::HubSettings;
 
-pub type RawWs = WebSocketStream<TokioIo<Upgraded>>;
+pub type RawWs = WebSocketStream<LeanIo<TokioIo<Upgraded>>>;
 
-/// The tungstenite configuration of a server socket: small buffers, inbound size limits.
+/// The tungstenite configuration of a server socket: inbound size limits, and no write
+/// buffer of its own (every frame goes straight to [`LeanIo`], which batches the writes
+/// and holds no buffer once they are out).
 pub fn config(s: &HubSettings) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(s.ws_read_buffer_bytes)
-        .write_buffer_size(s.ws_write_buffer_bytes)
+        .write_buffer_size(0)
         .max_message_size(Some(s.ws_max_frame_bytes))
         .max_frame_size(Some(s.ws_max_frame_bytes))
 }
 
+/// A server socket: tungstenite over [`LeanIo`], and the bytes on their way out.
+pub struct Socket {
+    ws: RawWs,
+    out: SharedOut,
+    batch: usize,
+}
+
 /// Wraps the upgraded connection (the handshake is already answered).
-pub async fn open(io: Upgraded, s: &HubSettings) -> RawWs {
-    WebSocketStream::from_raw_socket(
-        TokioIo::new(io),
+pub async fn open(io: Upgraded, s: &HubSettings) -> Socket {
+    let out = SharedOut::default();
+    let batch = s.ws_write_buffer_bytes;
+    let ws = WebSocketStream::from_raw_socket(
+        LeanIo::new(TokioIo::new(io), out.clone(), batch),
         ts::protocol::Role::Server,
         Some(config(s)),
     )
-    .await
+    .await;
+    Socket { ws, out, batch }
 }
 
-/// The writing half.
-pub struct WsSink(SplitSink<RawWs, ts::Message>);
+/// The writing half. Text frames and pings are framed straight into the socket's
+/// outgoing bytes (see [`super::lean_io`]); the close frame goes through tungstenite, which
+/// keeps the closing handshake's state.
+pub struct WsSink {
+    sink: SplitSink<RawWs, ts::Message>,
+    out: SharedOut,
+    batch: usize,
+}
 /// The reading half (raw frames filtered out).
-pub struct WsStream(SplitStream<RawWs>);
+pub struct WsStream {
+    stream: SplitStream<RawWs>,
+    out: SharedOut,
+}
 
-pub fn split(ws: RawWs) -> (WsSink, WsStream) {
-    let (sink, stream) = ws.split();
-    (WsSink(sink), WsStream(stream))
+pub fn split(socket: Socket) -> (WsSink, WsStream) {
+    let (sink, stream) = socket.ws.split();
+    let out = socket.out;
+    let batch = socket.batch;
+    (
+        WsSink {
+            sink,
+            out: out.clone(),
+            batch,
+        },
+        WsStream { stream, out },
+    )
 }
 
 impl Sink<Message> for WsSink {
     type Error = ts::Error;
 
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ts::Error>> {
-        self.0.poll_ready_unpin(cx)
+        if self.out.lock().pending() >= self.batch {
+            // A backlog: write it before taking more.
+            ready!(self.sink.poll_flush_unpin(cx))?;
+        }
+        self.sink.poll_ready_unpin(cx)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), ts::Error> {
-        self.0.start_send_unpin(item)
+        let opcode = match &item {
+            Message::Text(_) => 0x1,
+            Message::Ping(_) => 0x9,
+            _ => return self.sink.start_send_unpin(item),
+        };
+        let mut out = self.out.lock();
+        if out.peer_closed {
+            return Err(ts::Error::Protocol(ProtocolError::SendAfterClosing));
+        }
+        out.push_frame(opcode, item.into_data().as_ref());
+        Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ts::Error>> {
-        self.0.poll_flush_unpin(cx)
+        self.sink.poll_flush_unpin(cx)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ts::Error>> {
-        self.0.poll_close_unpin(cx)
+        self.sink.poll_close_unpin(cx)
     }
 }
 
@@ -81,9 +127,14 @@ impl Stream for WsStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
-            return match self.0.poll_next_unpin(cx) {
+            return match self.stream.poll_next_unpin(cx) {
                 // Raw frames never come out of a reading stream; skip them if they do.
                 Poll::Ready(Some(Ok(Message::Frame(_)))) => continue,
+                Poll::Ready(Some(Ok(Message::Close(c)))) => {
+                    // tungstenite answers it; nothing of ours may follow that answer.
+                    self.out.lock().peer_closed = true;
+                    Poll::Ready(Some(Ok(Message::Close(c))))
+                }
                 Poll::Ready(Some(Ok(m))) => Poll::Ready(Some(Ok(m))),
                 Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => Poll::Ready(None),
@@ -94,7 +145,7 @@ impl Stream for WsStream {
 }
 
 /// Sends `close` (if any) on a socket no session serves, then closes it lingeringly.
-pub async fn refuse(ws: RawWs, code: u16, reason: &'static str, s: &HubSettings) {
+pub async fn refuse(ws: Socket, code: u16, reason: &'static str, s: &HubSettings) {
     let (mut sink, stream) = split(ws);
     let frame = CloseFrame {
         code: code.into(),
@@ -109,7 +160,7 @@ pub async fn refuse(ws: RawWs, code: u16, reason: &'static str, s: &HubSettings)
 
 /// The lingering close (see the module doc). Returns the bytes discarded.
 pub async fn linger(sink: WsSink, stream: WsStream, s: &HubSettings) -> usize {
-    let Ok(mut ws) = stream.0.reunite(sink.0) else {
+    let Ok(mut ws) = stream.stream.reunite(sink.sink) else {
         return 0;
     };
     let io = ws.get_mut();

@@ -167,7 +167,9 @@ fn on_text(text: &str, last: &mut [(String, i64)], stats: &Stats) {
     let Some(p) = f.payload else { return };
     let latency = p.lg_sent_us.map(|sent| received.saturating_sub(sent));
     stats.on_frame(latency, text.len());
-    if let (Some(vid), Some(seq)) = (p.video_id, p.seq) {
+    // Order is checked on the load generator's own events (the server's real ones, if any,
+    // have seqs of their own).
+    if let (Some(vid), Some(seq), Some(_)) = (p.video_id, p.seq, p.lg_sent_us) {
         if let Some((_, prev)) = last.iter_mut().find(|(v, _)| *v == vid) {
             if seq <= *prev {
                 stats.disorder.fetch_add(1, Ordering::Relaxed);

@@ -10,6 +10,7 @@
 
 mod client;
 mod publish;
+mod raw;
 mod setup;
 mod stats;
 
@@ -35,6 +36,14 @@ struct Args {
     /// Server base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// Where the sockets connect, if not to `--url` (which still makes the users and
+    /// tasks): e.g. a `--raw-server` to compare with.
+    #[arg(long)]
+    ws_url: Option<String>,
+    /// Run the minimal raw WebSocket server (see `raw.rs`) on this address instead of a
+    /// load; it forwards what is published on `taskhub:user:*` to its sockets.
+    #[arg(long)]
+    raw_server: Option<String>,
     /// Sockets to open (one process holds at most ~19,800 here: 20,000 open files).
     #[arg(long, default_value_t = 1000)]
     sockets: usize,
@@ -80,6 +89,9 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(args.threads.max(1))
         .enable_all()
         .build()?;
+    if let Some(addr) = args.raw_server.clone() {
+        return rt.block_on(raw::serve(&addr, &args.redis_url));
+    }
     let limit = Duration::from_secs(args.max_seconds);
     rt.block_on(async {
         match tokio::time::timeout(limit, run(args)).await {
@@ -94,7 +106,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/').to_string();
-    let host = base.trim_start_matches("http://");
+    let ws_base = args
+        .ws_url
+        .as_deref()
+        .unwrap_or(&base)
+        .trim_end_matches('/');
+    let host = ws_base.trim_start_matches("http://");
     let server: SocketAddr = host
         .to_socket_addrs()
         .context("server address")?
@@ -159,7 +176,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             u.tasks.iter().map(|t| publish::Target {
                 user_id: u.id.clone(),
                 video_id: t.clone(),
-                seq: 2,
+                seq: publish::FIRST_SEQ,
             })
         })
         .collect();
@@ -207,9 +224,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "seqGaps": stats.gaps.load(Ordering::Relaxed),
         "closed4002": stats.closed_4002.load(Ordering::Relaxed),
         "serverCpuPct": cpu(cpu0.0, cpu1.0).round(), "loadgenCpuPct": cpu(cpu0.1, cpu1.1).round(),
+        // CPU per delivered frame, µs (percent of a core over the phase's wall time).
+        "serverCpuUsPerFrame": per_frame(cpu(cpu0.0, cpu1.0), delivered, wall),
+        "loadgenCpuUsPerFrame": per_frame(cpu(cpu0.1, cpu1.1), delivered, wall),
     });
     println!("summary: {summary}");
     Ok(())
+}
+
+/// CPU µs per frame from a CPU percentage over `wall` seconds and the frames delivered.
+fn per_frame(cpu_pct: f64, frames: u64, wall: f64) -> Option<f64> {
+    (frames > 0 && cpu_pct.is_finite())
+        .then(|| (cpu_pct / 100.0 * wall * 1e6 / frames as f64 * 100.0).round() / 100.0)
 }
 
 /// Prints frames and worst latency each second; returns each second's worst (µs).

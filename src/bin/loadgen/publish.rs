@@ -9,10 +9,16 @@ use anyhow::Context;
 
 use crate::stats::now_us;
 
+/// The first seq the load generator publishes for a task: far above the seqs of the task's
+/// real events (the server's poller may still drive the task and publish `taskStarted`,
+/// progress: seq 2, 3, ...), which would otherwise take the same seqs and have the
+/// synthetic events dropped as duplicates.
+pub const FIRST_SEQ: i64 = 1_000_000_000;
+
 pub struct Target {
     pub user_id: String,
     pub video_id: String,
-    /// Next seq to publish for this task (the real log stops at 1: `taskCreated`).
+    /// Next seq to publish for this task.
     pub seq: i64,
 }
 
