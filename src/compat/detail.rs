@@ -156,7 +156,9 @@ mod tests {
     use super::*;
 
     async fn body(resp: Response) -> serde_json::Value {
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -179,7 +181,10 @@ mod tests {
         let e = ApiError::Internal(anyhow::anyhow!("password=FAKE-secret in a query"));
         let resp = Detail::from(e).into_response();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(body(resp).await, json!({ "detail": "Internal server error" }));
+        assert_eq!(
+            body(resp).await,
+            json!({ "detail": "Internal server error" })
+        );
     }
 
     #[tokio::test]

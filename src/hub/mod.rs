@@ -22,6 +22,7 @@ pub mod commands;
 pub mod lean_io;
 #[cfg(test)]
 mod memory_tests;
+mod order;
 pub mod outbox;
 pub mod protocol;
 mod ratelimit;
@@ -48,6 +49,10 @@ use crate::bus::{Bus, BusEvent, BusSink};
 use crate::store::Store;
 pub use settings::HubSettings;
 
+/// An event committed longer ago than this when it reaches the hub counts as late (see
+/// `HubInner::fan_out`).
+const LATE_EVENT_MS: i64 = 1_000;
+
 /// Close code of a socket whose account was deleted (PROTOCOL §3).
 pub const CLOSE_ACCOUNT_DELETED: u16 = 4003;
 
@@ -68,6 +73,8 @@ pub struct HubInner {
     idle: Notify,
     next_id: AtomicU64,
     refill: refill::RefillState,
+    /// Each task's live events in seq order, whichever node published them.
+    order: order::Order,
     me: Weak<HubInner>,
 }
 
@@ -92,6 +99,7 @@ impl Hub {
             idle: Notify::new(),
             next_id: AtomicU64::new(1),
             refill: refill::RefillState::default(),
+            order: order::Order::default(),
             me: me.clone(),
         });
         let sink: Weak<dyn BusSink> = Arc::downgrade(&inner) as Weak<dyn BusSink>;
@@ -201,12 +209,73 @@ impl Drop for LiveGuard {
     }
 }
 
-impl BusSink for HubInner {
-    fn deliver(&self, event: Arc<BusEvent>) {
-        if self.refill.holding.load(Ordering::Acquire) && self.refill.hold(&event) {
+impl HubInner {
+    /// Fans out an event that passed the order gate (held instead while a refill runs).
+    ///
+    /// An event committed well before now (published late by a node that lost the bus, or
+    /// read back to fill a gap) reaches a user subscription that has no cursor for its task
+    /// only if it is newer than that subscription, like a refill: a socket that subscribed
+    /// after it was committed must not get a task's old frames out of the blue (the chaos run
+    /// found a resumed client getting a finished task's last frames again).
+    fn fan_out(&self, event: &Arc<BusEvent>, from_log: bool) {
+        if self.refill.holding.load(Ordering::Acquire) && self.refill.hold(event) {
             return;
         }
-        self.registry.dispatch(&event);
+        let late = crate::domain::time::now_ms() - event.created_at > LATE_EVENT_MS;
+        let scope = if from_log || late {
+            outbox::Scope::UserRefill
+        } else {
+            outbox::Scope::User
+        };
+        self.registry.dispatch_with(event, scope);
+    }
+
+    /// Reads a task's missing events from the log after [`order::GAP_WAIT`] (unless the
+    /// straggler came meanwhile) and fans out what the gap held. Retries a failed read a few
+    /// times, then lets the held events go (the sockets resync with `sinceSeq`).
+    async fn fill_gap(self: Arc<Self>, video_id: Arc<str>) {
+        for attempt in 0..5u32 {
+            tokio::time::sleep(order::GAP_WAIT * (attempt + 1)).await;
+            let Some(last) = self.order.gap_open(&video_id) else {
+                self.order.filled(&video_id, Vec::new(), false);
+                return;
+            };
+            match self.store.events_since(&video_id, last, 1000).await {
+                Ok(events) => {
+                    let events: Vec<_> = events
+                        .iter()
+                        .map(|e| Arc::new(BusEvent::from_task_event(e)))
+                        .collect();
+                    crate::ops::metrics::get()
+                        .bus_gaps_filled
+                        .increment(events.len() as u64);
+                    for ev in self.order.filled(&video_id, events, false) {
+                        self.fan_out(&ev, true);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, video_id = %video_id, "reading a gap from the log failed")
+                }
+            }
+        }
+        for ev in self.order.filled(&video_id, Vec::new(), true) {
+            self.fan_out(&ev, true);
+        }
+    }
+}
+
+impl BusSink for HubInner {
+    fn deliver(&self, event: Arc<BusEvent>) {
+        match self.order.admit(&event) {
+            order::Verdict::Send(events) => events.iter().for_each(|ev| self.fan_out(ev, false)),
+            order::Verdict::Held { fill_from: Some(_) } => {
+                if let Some(me) = self.me.upgrade() {
+                    tokio::spawn(me.fill_gap(event.video_id.clone()));
+                }
+            }
+            order::Verdict::Held { fill_from: None } | order::Verdict::Drop => {}
+        }
     }
 
     fn bus_lost(&self) {

@@ -53,6 +53,8 @@ pub struct Handles {
     pub bus_up: Gauge,
     pub bus_reconnects: Counter,
     pub bus_refilled: Counter,
+    pub bus_stragglers_dropped: Counter,
+    pub bus_gaps_filled: Counter,
     pub bus_publish_queue: Gauge,
     pub bus_publish_dropped: Counter,
     pub poller_steps: Counter,
@@ -151,6 +153,8 @@ pub fn get() -> &'static Handles {
             bus_up: gauge!("taskhub_bus_up"),
             bus_reconnects: counter!("taskhub_bus_reconnects_total"),
             bus_refilled: counter!("taskhub_bus_refilled_events_total"),
+            bus_stragglers_dropped: counter!("taskhub_bus_stragglers_dropped_total"),
+            bus_gaps_filled: counter!("taskhub_bus_gaps_filled_total"),
             bus_publish_queue: gauge!("taskhub_bus_publish_queue_depth"),
             bus_publish_dropped: counter!("taskhub_bus_publish_dropped_total"),
             poller_steps: counter!("taskhub_poller_steps_total"),
@@ -288,6 +292,14 @@ fn describe() {
     describe_counter!(
         "taskhub_bus_refilled_events_total",
         "events read back from the log after a bus outage"
+    );
+    describe_counter!(
+        "taskhub_bus_stragglers_dropped_total",
+        "live events dropped at a node because their task had already passed their seq"
+    );
+    describe_counter!(
+        "taskhub_bus_gaps_filled_total",
+        "events read back from the log to fill a gap in a task's live events"
     );
     describe_gauge!(
         "taskhub_bus_publish_queue_depth",

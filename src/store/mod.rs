@@ -13,6 +13,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod billing;
 mod callbacks;
 mod compat_ids;

@@ -12,7 +12,8 @@ use crate::ledger_check::assert_ledger_invariant;
 crate::backend_tests!(
     fifo_spending_and_expiry_across_lots,
     plan_checks_run_in_order,
-    prices_and_credit_routes
+    prices_and_credit_routes,
+    the_audit_names_every_kind_of_broken_ledger
 );
 
 /// The lot each ledger debit of `task_id` drew from, as (origin, amount).
@@ -234,4 +235,45 @@ async fn prices_and_credit_routes(backend: Backend) {
     transactions(&app, &tok, "type=gift").await.expect(400);
     app.get("/api/users/credits").await.expect(401);
     assert_ledger_invariant(&app).await;
+}
+
+/// The audit the billing tests and the chaos run rely on reports what it should: a balance
+/// that differs from its rows, and a task with a second refund row.
+async fn the_audit_names_every_kind_of_broken_ledger(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("audited").await;
+    let t = app
+        .post_task(&tok, json!({"prompt": "audited"}))
+        .await
+        .expect(201);
+    let id = t["data"]["videoId"].as_str().unwrap().to_string();
+    app.state.store.apply_change(&id, &failed()).await.unwrap();
+    assert_ledger_invariant(&app).await;
+    let pool = app.state.store.pool();
+
+    sqlx::query("UPDATE users SET credits = credits + 1")
+        .execute(pool)
+        .await
+        .unwrap();
+    let v = app.state.store.ledger_audit().await.unwrap();
+    assert!(v.iter().any(|l| l.contains("sum of transactions")), "{v:?}");
+    sqlx::query("UPDATE users SET credits = credits - 1")
+        .execute(pool)
+        .await
+        .unwrap();
+
+    // A second refund row for the task (a copy of the first, appended to the chain).
+    sqlx::query(
+        "INSERT INTO credit_transactions (id, user_id, seq, type, amount, balance_before,
+            balance_after, reference_type, reference_id, task_id, description, created_at)
+         SELECT 'dup', user_id, seq + 1, type, 0, balance_after, balance_after,
+            reference_type, reference_id || '-again', task_id, description, created_at
+         FROM credit_transactions WHERE task_id = $1 AND type = 'refunded'",
+    )
+    .bind(&id)
+    .execute(pool)
+    .await
+    .unwrap();
+    let v = app.state.store.ledger_audit().await.unwrap();
+    assert!(v.iter().any(|l| l.contains("2 refund rows")), "{v:?}");
 }
