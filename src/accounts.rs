@@ -7,7 +7,7 @@
 //! refuses the deletion, nothing is erased); then one transaction marks the account deleted,
 //! erases its personal fields and revokes its logins and keys (from then on nothing of it is
 //! accepted); then every node closes its sockets; then its open tasks are cancelled with
-//! refunds and all its tasks anonymised, their files removed. The ledger rows stay, on the
+//! refunds and all its tasks anonymised, their files removed; its uploads are deleted. The ledger rows stay, on the
 //! tombstone row.
 
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub struct Accounts {
     pub tasks: TaskContext,
     pub payments: Payments,
     pub hash_queue: Queue,
+    /// The user's uploads go with the account.
+    pub uploads: crate::uploads::Uploads,
 }
 
 /// What a deletion did.
@@ -58,6 +60,7 @@ impl Accounts {
             tracing::warn!(error = %e, "could not tell other nodes to close a deleted user's sockets");
         }
         let cancelled_tasks = self.tasks.purge_user(user, &deleted.open_tasks).await?;
+        self.uploads.purge_user(&user.id).await?;
         tracing::info!(user_id = %user.id, cancelled_tasks, subscription_stopped, "account deleted");
         Ok(AccountDeleted {
             cancelled_tasks,

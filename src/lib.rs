@@ -9,7 +9,7 @@
 //! checks it):
 //! - ground: [`domain`], the secret wrapper, [`ops`] metrics, [`periodic`], [`telemetry`];
 //! - infrastructure: [`store`], [`bus`], [`providers`], [`media`], [`wire`];
-//! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`showcase`], [`error`];
+//! - services: [`tasks`], [`billing`], [`auth`], [`accounts`], [`housekeeping`], [`showcase`], [`uploads`], [`error`];
 //! - edges: [`routes`], [`compat`], [`hub`], [`http`], [`cli`], [`state`], [`config`]; then [`startup`].
 //!
 //! - [`domain`]: task status and lifecycle rules, events and frames, ids, time, ledger rules.
@@ -39,6 +39,8 @@
 //! - [`http`]: the HTTP edge: accept loop, timeouts, lingering close, rate limits, request
 //!   ids and spans, the admin listener for `/metrics`.
 //! - [`ops`]: Prometheus metrics and their settings.
+//! - [`uploads`]: user uploads (`POST /api/uploads`): type from the bytes, size bounds,
+//!   per-user quota, files and rows; an upload as a task's reference image.
 //! - [`showcase`]: the public site's showcase (videos, hero videos, trial images), its admin
 //!   use cases and `seed-demo`.
 
@@ -69,4 +71,5 @@ pub mod tasks;
 pub mod telemetry;
 #[cfg(test)]
 mod test_log;
+pub mod uploads;
 pub mod wire;

@@ -142,6 +142,13 @@ impl Application {
         crate::billing::subscriptions::spawn_lapse_sweep(state.store.clone(), b, stop.clone());
         crate::housekeeping::spawn(state.store.clone(), b.clone(), stop);
         crate::tasks::uploads::spawn_orphan_sweep(state.tasks.clone());
+        let u = &state.settings.uploads;
+        crate::uploads::sweep::spawn(
+            (&state).into(),
+            std::time::Duration::from_secs(u.upload_sweep_interval_secs),
+            std::time::Duration::from_secs(u.upload_orphan_grace_secs),
+            state.shutdown.clone(),
+        );
         if let Some(l) = self.metrics_listener {
             crate::http::admin::spawn(l, token.clone());
         }

@@ -53,6 +53,25 @@ impl From<&AppState> for crate::accounts::Accounts {
             tasks: state.clone().into(),
             payments: state.payments.clone(),
             hash_queue: state.settings.http.hash_queue(),
+            uploads: state.into(),
+        }
+    }
+}
+
+/// The upload use cases over this state's handles.
+impl From<&AppState> for crate::uploads::Uploads {
+    fn from(state: &AppState) -> Self {
+        let s = &state.settings;
+        Self {
+            store: state.store.clone(),
+            media: state.video.media.clone(),
+            limits: crate::uploads::Limits {
+                min_bytes: s.uploads.upload_min_bytes,
+                max_bytes: s.max_upload_bytes as u64,
+                quota_bytes: s.uploads.upload_quota_bytes,
+                max_pixels: s.uploads.upload_max_pixels,
+                fit_concurrency: s.uploads.upload_fit_concurrency,
+            },
         }
     }
 }

@@ -40,6 +40,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "housekeeping",
             "error",
             "showcase",
+            "uploads",
         ],
     ),
     (

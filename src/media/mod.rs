@@ -7,6 +7,7 @@
 //! signed, expiring URL is made when a task is read for its owner ([`urls`]). Deleting a task
 //! deletes its files.
 
+pub mod fit;
 pub mod settings;
 pub mod storage;
 pub mod urls;
@@ -31,6 +32,11 @@ pub struct MediaStore {
 
 /// Folder (key prefix) of finished media in the store.
 const DIR: &str = "media";
+/// Folder (key prefix) of user uploads (`POST /api/uploads`), served at `/media/upl_….ext`
+/// too. Apart from `uploads/` (task input images), which the task upload sweep owns.
+pub const UPLOADS_DIR: &str = "user-uploads";
+/// Extensions of user uploads.
+const UPLOAD_EXTENSIONS: [&str; 7] = ["png", "jpg", "webp", "gif", "mp4", "webm", "mov"];
 
 impl MediaStore {
     /// Files under `media/` in `storage`, URLs signed by `urls`.
@@ -83,20 +89,26 @@ impl MediaStore {
         format!("{video_id}.{ext}")
     }
 
-    /// Only names this module makes: `video_<uuid>.<known ext>` (no paths, no dots inside).
+    /// Only names this module makes: `video_<uuid>.<known ext>`, or a user upload's
+    /// `upl_<uuid>.<known ext>` (no paths, no dots inside).
     pub fn is_valid_name(file: &str) -> bool {
         let Some((stem, ext)) = file.rsplit_once('.') else {
             return false;
         };
-        EXTENSIONS.contains(&ext)
-            && stem
-                .strip_prefix("video_")
-                .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok())
+        let uuid = |u: &str| uuid::Uuid::try_parse(u).is_ok();
+        match stem.strip_prefix("upl_") {
+            Some(u) => UPLOAD_EXTENSIONS.contains(&ext) && uuid(u),
+            None => EXTENSIONS.contains(&ext) && stem.strip_prefix("video_").is_some_and(uuid),
+        }
     }
 
-    /// The store key of `file`.
+    /// The store key of `file` (`media/…`, or `user-uploads/…` for an upload).
     pub fn key(file: &str) -> String {
-        format!("{DIR}/{file}")
+        if file.starts_with("upl_") {
+            format!("{UPLOADS_DIR}/{file}")
+        } else {
+            format!("{DIR}/{file}")
+        }
     }
 
     /// Streams a download into `file` (an atomic write, so a half-written file is never
@@ -141,11 +153,16 @@ mod tests {
         assert!(MediaStore::is_valid_name(
             "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.jpg"
         ));
+        let upload = "upl_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.gif";
+        assert!(MediaStore::is_valid_name(upload));
+        assert_eq!(MediaStore::key(upload), format!("user-uploads/{upload}"));
         for bad in [
             "../x.mp4",
             "video_x.mp4",
             "video_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.exe",
             "jwt_secret",
+            "upl_x.png",
+            "upl_0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b.html",
         ] {
             assert!(!MediaStore::is_valid_name(bad), "{bad}");
         }

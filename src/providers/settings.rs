@@ -70,6 +70,13 @@ pub struct ProviderSettings {
     pub simulator_seconds: f64,
     /// Memory budget of the simulator's deleted-id set, in bytes.
     pub simulator_deleted_bytes: usize,
+    /// Where the simulator POSTs signed `video.completed`/`video.failed` webhooks when its
+    /// jobs end (a path: the host the job was created at); unset: none.
+    pub simulator_webhook_url: String,
+    /// `whsec_…` secret the simulator signs webhooks with; unset: `OPENAI_WEBHOOK_SECRET`.
+    pub simulator_webhook_secret: Secret,
+    /// Simulator webhooks waiting for their job to end, at most.
+    pub simulator_webhook_max_pending: usize,
     /// OpenAI-compatible API root, including `/v1`.
     pub openai_base_url: String,
     pub openai_api_key: Secret,
@@ -101,6 +108,9 @@ impl Default for ProviderSettings {
             provider: ProviderKind::Simulator,
             simulator_seconds: 10.0,
             simulator_deleted_bytes: 1024 * 1024,
+            simulator_webhook_url: String::new(),
+            simulator_webhook_secret: Secret::default(),
+            simulator_webhook_max_pending: 10_000,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_api_key: Secret::default(),
             openai_webhook_secret: Secret::default(),

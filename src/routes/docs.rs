@@ -115,6 +115,7 @@ pub(super) async fn viewer() -> impl IntoResponse {
 pub fn document(settings: &Settings) -> Value {
     let mut api = ApiDoc::openapi();
     api.merge(super::showcase_items::ShowcaseDoc::openapi());
+    api.merge(super::uploads::UploadsDoc::openapi());
     let mut doc = serde_json::to_value(api).expect("the document serializes");
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},

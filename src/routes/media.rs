@@ -142,6 +142,7 @@ fn content_type(file: &str) -> &'static str {
         "mov" => "video/quicktime",
         "png" => "image/png",
         "webp" => "image/webp",
+        "gif" => "image/gif",
         _ => "image/jpeg",
     }
 }

@@ -25,6 +25,7 @@ mod showcase_items;
 mod subscriptions;
 pub mod task_input;
 pub mod tasks;
+mod uploads;
 pub mod users;
 mod webhooks;
 pub mod ws;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(provider_hooks::router())
         .merge(remix::router())
+        .merge(uploads::router(settings.max_upload_bytes))
         .merge(crate::compat::router());
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
@@ -112,11 +114,21 @@ fn mount_simulator(app: Router<AppState>, settings: &crate::config::Settings) ->
         return app;
     }
     let p = &settings.providers;
+    let secret = match p.simulator_webhook_secret.is_empty() {
+        true => &p.openai_webhook_secret,
+        false => &p.simulator_webhook_secret,
+    };
+    let hooks = crate::providers::simulator::webhooks::WebhookSender::new(
+        &p.simulator_webhook_url,
+        secret.expose(),
+        p.simulator_webhook_max_pending,
+    );
     let sim = Simulator::with_limits(
         p.simulator_seconds,
         settings.max_upload_bytes,
         p.simulator_deleted_bytes,
-    );
+    )
+    .with_webhooks(hooks);
     app.merge(router(MOUNT_V1, sim))
 }
 

@@ -44,6 +44,12 @@ pub struct CreateTaskBody {
         max_length = 2048
     )]
     pub reference_image_url: Option<String>,
+    /// One of the caller's own image uploads (`POST /api/uploads`) to animate, instead of
+    /// `referenceImageUrl` or an image part (makes an image-to-video task).
+    #[schema(
+        pattern = r"^upl_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
+    pub reference_image_upload_id: Option<String>,
 }
 
 /// The multipart form of [`CreateTaskBody`], with the image to animate (documentation only:
@@ -64,9 +70,15 @@ pub struct CreateTaskMultipart {
         max_length = 2048
     )]
     webhook_url: Option<String>,
-    /// PNG, JPEG or WebP (also accepted as `input_reference`).
-    #[schema(value_type = String, format = Binary)]
-    image: Vec<u8>,
+    /// PNG, JPEG or WebP (also accepted as `input_reference`); or instead
+    /// `referenceImageUploadId`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    image: Option<Vec<u8>>,
+    /// One of the caller's own image uploads, instead of an image part.
+    #[schema(
+        pattern = r"^upl_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
+    reference_image_upload_id: Option<String>,
 }
 
 /// A remix's prompt, under the creation rules (not blank, at most `max_prompt_chars`).
@@ -149,6 +161,11 @@ pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInpu
             }
         }
     }
+    if let Some(id) = &body.reference_image_upload_id {
+        if !crate::uploads::is_upload_id(id) {
+            err("referenceImageUploadId", "must be upl_<uuid>".into());
+        }
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -164,8 +181,15 @@ pub fn validate(body: CreateTaskBody, settings: &Settings) -> ApiResult<TaskInpu
     })
 }
 
+/// A parsed creation request: the input, and the `referenceImageUploadId` (resolved by the
+/// uploads service into `input.image` before the task is created).
+pub struct ReadTask {
+    pub input: TaskInput,
+    pub upload_id: Option<String>,
+}
+
 /// Reads JSON or multipart, by `Content-Type`; anything else is a 415.
-pub async fn read(req: Request, settings: &Settings) -> ApiResult<TaskInput> {
+pub async fn read(req: Request, settings: &Settings) -> ApiResult<ReadTask> {
     let ctype = req
         .headers()
         .get(CONTENT_TYPE)
@@ -185,10 +209,12 @@ pub async fn read(req: Request, settings: &Settings) -> ApiResult<TaskInput> {
     }
     let super::extract::ApiJson(body) =
         super::extract::ApiJson::<CreateTaskBody>::from_request(req, &()).await?;
-    validate(body, settings)
+    let upload_id = body.reference_image_upload_id.clone();
+    let input = validate(body, settings)?;
+    Ok(ReadTask { input, upload_id })
 }
 
-async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<TaskInput> {
+async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<ReadTask> {
     let mut body = CreateTaskBody::default();
     let mut image: Option<ImageData> = None;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
@@ -223,18 +249,20 @@ async fn read_multipart(mut mp: Multipart, settings: &Settings) -> ApiResult<Tas
             "quality" => body.quality = Some(text),
             "webhookUrl" => body.webhook_url = Some(text),
             "referenceImageUrl" => body.reference_image_url = Some(text),
+            "referenceImageUploadId" => body.reference_image_upload_id = Some(text),
             other => return Err(crate::error::unknown_field(other)),
         }
     }
-    let Some(image) = image else {
+    if image.is_none() && body.reference_image_upload_id.is_none() {
         return Err(ApiError::field(
             "image",
-            "a multipart request needs an image part",
+            "a multipart request needs an image part (or referenceImageUploadId)",
         ));
-    };
+    }
+    let upload_id = body.reference_image_upload_id.clone();
     let mut input = validate(body, settings)?;
-    input.image = Some(image);
-    Ok(input)
+    input.image = image;
+    Ok(ReadTask { input, upload_id })
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {

@@ -65,14 +65,21 @@ impl VideoId {
         (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
         (status = 413, description = "image or body too large", body = ErrorEnvelope),
         (status = 415, description = "neither JSON nor multipart", body = ErrorEnvelope),
-        (status = 422, description = "`validationFailed` (per field), or `referenceImageUrl` could not be fetched", body = ErrorEnvelope),
+        (status = 422, description = "`validationFailed` (per field): also `referenceImageUrl` could not be fetched, `referenceImageUploadId` is not one of the caller's image uploads, or the image cannot be fitted to `size`", body = ErrorEnvelope),
     ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let input = task_input::read(req, &state.settings).await?;
+    let task_input::ReadTask {
+        mut input,
+        upload_id,
+    } = task_input::read(req, &state.settings).await?;
+    let uploads = crate::uploads::Uploads::from(&state);
+    uploads
+        .resolve_reference(&user, &mut input, upload_id)
+        .await?;
     let task = state.tasks.create(&user, input, None).await?;
     Ok((
         StatusCode::CREATED,

@@ -28,6 +28,7 @@ mod showcase;
 mod showcase_writes;
 mod subscriptions;
 mod tasks;
+mod uploads;
 mod users;
 mod webhooks;
 
@@ -50,6 +51,7 @@ pub use profiles::*;
 pub use showcase::*;
 pub use subscriptions::*;
 pub use tasks::*;
+pub use uploads::UploadRow;
 pub use users::*;
 pub use webhooks::{NextStep, WebhookAttempt, WebhookDelivery};
 

@@ -95,6 +95,15 @@ pub struct UploadSettings {
     pub upload_sweep_interval_secs: u64,
     /// An upload no task refers to is removed once it is this old.
     pub upload_orphan_grace_secs: u64,
+    /// Smallest file `POST /api/uploads` accepts (422 `fileTooSmall` below).
+    pub upload_min_bytes: u64,
+    /// Bytes of uploads one user may keep (409 `quotaExceeded` beyond).
+    pub upload_quota_bytes: u64,
+    /// Largest image (width x height) accepted for upload or resized for a task
+    /// (422 `imageTooLarge` beyond): decoding one takes 4 bytes per pixel.
+    pub upload_max_pixels: u64,
+    /// Images resized at once (on the blocking pool); more wait their turn.
+    pub upload_fit_concurrency: usize,
 }
 
 impl Default for UploadSettings {
@@ -103,6 +112,10 @@ impl Default for UploadSettings {
             reference_fetch_timeout_ms: 10_000,
             upload_sweep_interval_secs: 3_600,
             upload_orphan_grace_secs: 3_600,
+            upload_min_bytes: 1024,
+            upload_quota_bytes: 500 * 1024 * 1024,
+            upload_max_pixels: 40_000_000,
+            upload_fit_concurrency: 2,
         }
     }
 }

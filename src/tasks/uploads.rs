@@ -19,7 +19,7 @@ pub const DIR: &str = "uploads";
 #[derive(Debug, Clone)]
 pub struct ImageData {
     pub bytes: Bytes,
-    /// `png`, `jpg` or `webp`.
+    /// `png`, `jpg` or `webp` (`gif` from an upload, made a PNG at creation).
     pub ext: &'static str,
 }
 

@@ -53,7 +53,8 @@ impl TaskContext {
     }
 
     /// Checks the plan (allowed, active, not expired) and the balance; only then fetches a
-    /// `referenceImageUrl` (422 when it fails) and stores the image; then stores the task,
+    /// `referenceImageUrl` (422 when it fails), fits the image to the video size and stores
+    /// it; then stores the task,
     /// its charge and its `taskCreated` event in one transaction (402 when credits are
     /// short), then publishes. A stored image is removed again if the task is not created.
     pub async fn create(
@@ -69,6 +70,10 @@ impl TaskContext {
             (Some(image), _) => Some(image),
             (None, Some(url)) => Some(uploads::fetch_reference(self, url).await?),
             (None, None) => None,
+        };
+        let image = match image {
+            Some(image) => Some(self.fit_image(image, &input.size).await?),
+            None => None,
         };
         let input_image = match &image {
             Some(image) => Some(uploads::save(&self.settings, image).await?),
@@ -100,6 +105,21 @@ impl TaskContext {
         };
         publish(self, &event).await;
         Ok(task)
+    }
+
+    /// `image` resized and center-cropped to the video `size` when its size differs (or a
+    /// GIF made a PNG); 422 on `image` when it is too large or cannot be decoded.
+    async fn fit_image(&self, image: ImageData, size: &str) -> ApiResult<ImageData> {
+        let u = &self.settings.uploads;
+        let limits = crate::media::fit::FitLimits {
+            max_pixels: u.upload_max_pixels,
+            concurrency: u.upload_fit_concurrency,
+        };
+        match crate::media::fit::fit(image.bytes.clone(), image.ext, size, limits).await {
+            Ok(None) => Ok(image),
+            Ok(Some((bytes, ext))) => Ok(ImageData { bytes, ext }),
+            Err(e) => Err(ApiError::field("image", e.to_string())),
+        }
     }
 
     /// The plan allows generating (allowed, active, not expired) and the balance covers

@@ -12,6 +12,7 @@ mod profile;
 mod showcase;
 mod subscriptions;
 mod tasks;
+mod uploads;
 mod users;
 mod webhooks;
 
@@ -30,6 +31,7 @@ pub use tasks::{
     EventFrame, ModelView, ModelsView, PriceTable, TaskContent, TaskDeleted, TaskEvents,
     TaskStatsView, TaskView,
 };
+pub use uploads::{UploadDeleted, UploadValidView, UploadView};
 pub use users::{
     ApiKeyList, ApiKeyView, CreditTransactionView, CreditsView, NewApiKeyView, PlanSetView,
     RevokedView, SubscriptionView, TokensView, UserView,

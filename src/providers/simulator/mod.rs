@@ -24,6 +24,7 @@ mod job;
 mod range;
 mod remix;
 mod reseller;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct Simulator {
     deleted: Arc<DeletedSet>,
     /// Largest multipart create body.
     max_body: usize,
+    /// OpenAI-style webhooks when jobs end (`TASKHUB_SIMULATOR_WEBHOOK_URL`).
+    webhooks: Option<Arc<webhooks::WebhookSender>>,
 }
 
 impl Simulator {
@@ -83,7 +86,14 @@ impl Simulator {
             },
             deleted: Arc::new(DeletedSet::new(deleted_bytes)),
             max_body: max_upload_bytes.saturating_add(64 * 1024),
+            webhooks: None,
         }
+    }
+
+    /// Sends a signed webhook when each job created from now on ends.
+    pub fn with_webhooks(mut self, sender: Option<webhooks::WebhookSender>) -> Self {
+        self.webhooks = sender.map(Arc::new);
+        self
     }
 }
 
@@ -165,6 +175,11 @@ struct CreateBody {
 }
 
 async fn create(State(sim): State<Simulator>, req: Request) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -243,6 +258,9 @@ async fn create(State(sim): State<Simulator>, req: Request) -> Response {
     if id.len() > MAX_ID_BYTES {
         return api_error(StatusCode::BAD_REQUEST, "the job is too large", None);
     }
+    if let Some(w) = &sim.webhooks {
+        w.schedule(id.clone(), &spec, host.as_deref());
+    }
     let video = spec.video(&id, spec.t);
     with_hint(&spec, video)
 }
@@ -253,6 +271,7 @@ async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
         .await
         .map_err(|e| bad(e.body_text()))?;
     let mut body = CreateBody::default();
+    let mut reference = None;
     while let Some(field) = mp.next_field().await.map_err(|e| bad(e.body_text()))? {
         let name = field.name().unwrap_or("").to_string();
         if name == "input_reference" {
@@ -263,6 +282,7 @@ async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
             if !ok_type || data.is_empty() {
                 return Err(bad("input_reference must be a non-empty image file".into()));
             }
+            reference = imagesize::blob_size(&data).ok();
             continue;
         }
         let text = field.text().await.map_err(|e| bad(e.body_text()))?;
@@ -272,6 +292,21 @@ async fn read_multipart(req: Request) -> Result<CreateBody, Response> {
             "seconds" => body.seconds = Some(Value::String(text)),
             "size" => body.size = Some(text),
             _ => {}
+        }
+    }
+    // Like OpenAI: a reference image must have the video's size (one whose header cannot
+    // be read is let through).
+    if let Some(r) = reference {
+        let size = body.size.as_deref().unwrap_or("720x1280");
+        if format!("{}x{}", r.width, r.height) != size {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Inpaint image must match the requested width and height (got {}x{}, size {size})",
+                    r.width, r.height
+                ),
+                Some("inpaint_image_size_mismatch"),
+            ));
         }
     }
     Ok(body)
