@@ -56,3 +56,14 @@ impl From<&AppState> for crate::accounts::Accounts {
         }
     }
 }
+
+impl AppState {
+    /// Logins (token pairs, refresh rotation, logout) over this state's store and keys.
+    pub fn sessions(&self) -> crate::auth::sessions::Sessions<'_> {
+        crate::auth::sessions::Sessions {
+            store: &self.store,
+            jwt: &self.jwt,
+            refresh_ttl_ms: (self.settings.refresh_token_ttl_secs as i64).saturating_mul(1000),
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod google;
 pub mod google_settings;
 pub mod jwt;
 pub mod password;
+pub mod sessions;
 
 /// The authenticated caller. Handlers that take it answer 401 without a valid token or key.
 #[derive(Clone, Debug)]
