@@ -35,7 +35,7 @@ pub struct TokensOut {
     access_token: String,
     refresh_token: String,
     #[schema(pattern = "^bearer$")]
-    token_type: &'static str,
+    token_type: String,
     /// Seconds until the access token expires.
     expires_in: i64,
 }
@@ -45,7 +45,7 @@ impl From<TokenPair> for TokensOut {
         Self {
             access_token: p.access_token,
             refresh_token: p.refresh_token,
-            token_type: "bearer",
+            token_type: "bearer".into(),
             expires_in: p.expires_in,
         }
     }

@@ -74,7 +74,7 @@ fn result_and_error(task: &Task, store: &Store) -> (Option<String>, Option<Strin
 pub struct VideoTaskOut {
     pub task_id: String,
     #[schema(pattern = "^(PENDING|PROCESSING|SUCCEEDED|FAILED)$")]
-    pub status: &'static str,
+    pub status: String,
     #[schema(minimum = 0, maximum = 100)]
     pub progress: f64,
     pub result_url: Option<String>,
@@ -89,7 +89,7 @@ impl VideoTaskOut {
         let (result_url, error_message) = result_and_error(task, store);
         Self {
             task_id: task.id.clone(),
-            status: video_status(task.status),
+            status: video_status(task.status).into(),
             progress: task.progress as f64,
             result_url,
             error_message,
@@ -107,9 +107,9 @@ pub struct TaskOut {
     pub task_id: String,
     pub user_id: String,
     #[schema(pattern = "^(TEXT_TO_VIDEO|IMAGE_TO_VIDEO|REMIX)$")]
-    pub task_type: &'static str,
+    pub task_type: String,
     #[schema(pattern = "^(pending|processing|completed|failed)$")]
-    pub status: &'static str,
+    pub status: String,
     #[schema(minimum = 0, maximum = 100)]
     pub progress: f64,
     pub result_url: Option<String>,
@@ -125,8 +125,8 @@ impl TaskOut {
         Self {
             task_id: task.id.clone(),
             user_id: task.user_id.clone(),
-            task_type: task_type(&task.kind),
-            status: task_status(task.status),
+            task_type: task_type(&task.kind).into(),
+            status: task_status(task.status).into(),
             progress: task.progress as f64,
             result_url,
             error_message,

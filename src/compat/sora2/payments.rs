@@ -98,7 +98,7 @@ fn status(native: &str) -> &'static str {
 pub struct PaymentOut {
     payment_id: String,
     #[schema(pattern = "^(pending|succeeded|failed|refunded|partial_refunded)$")]
-    status: &'static str,
+    status: String,
     amount: f64,
     currency: String,
     credits_purchased: i64,
@@ -112,7 +112,7 @@ impl From<&Payment> for PaymentOut {
         let cur = p.currency.to_ascii_uppercase();
         Self {
             payment_id: p.id.clone(),
-            status: status(&p.status),
+            status: status(&p.status).into(),
             amount: to_major(p.amount_minor, &cur),
             currency: cur,
             credits_purchased: p.credits,

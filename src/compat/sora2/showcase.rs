@@ -39,7 +39,7 @@ pub struct VideoOut {
     thumbnail_url: Option<String>,
     /// taskhub does not record how a showcase video was made: always `TEXT_TO_VIDEO`.
     #[schema(pattern = "^(TEXT_TO_VIDEO|IMAGE_TO_VIDEO)$")]
-    task_type: &'static str,
+    task_type: String,
     quality: String,
     /// `landscape` or `portrait` for 16:9 and 9:16; other ratios as stored (`1:1`).
     aspect_ratio: String,
@@ -65,7 +65,7 @@ impl VideoOut {
             description: v.description.clone(),
             video_url: urls.present(&v.video_url),
             thumbnail_url: v.poster_url.as_deref().map(|p| urls.present(p)),
-            task_type: "TEXT_TO_VIDEO",
+            task_type: "TEXT_TO_VIDEO".into(),
             quality: v.quality.clone(),
             aspect_ratio,
             duration_seconds: v.duration as f64,
