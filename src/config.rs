@@ -121,6 +121,9 @@ pub struct Settings {
     /// Cross-origin browser access (REST and WebSocket).
     #[serde(flatten)]
     pub cors: CorsSettings,
+    /// The Sora 2 platform API adapter: prefix, deployment API keys, estimates.
+    #[serde(flatten)]
+    pub compat_sora2: crate::compat::sora2::settings::Sora2Settings,
 }
 
 impl Default for Settings {
@@ -155,6 +158,7 @@ impl Default for Settings {
             ops: Default::default(),
             google: Default::default(),
             cors: Default::default(),
+            compat_sora2: Default::default(),
         }
     }
 }

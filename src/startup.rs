@@ -41,6 +41,7 @@ impl Application {
         settings.ensure_jwt_secret()?;
         crate::http::client_ip::TrustedProxies::parse(&settings.http.trusted_proxies)?;
         crate::http::cors::CorsPolicy::new(&settings.cors, settings.is_production())?;
+        settings.compat_sora2.checked_prefix()?;
         let mut store =
             Store::connect(&settings.database_url(), settings.db_max_connections).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());

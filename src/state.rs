@@ -75,3 +75,14 @@ impl From<&AppState> for crate::uploads::Uploads {
         }
     }
 }
+
+impl AppState {
+    /// Logins (token pairs, refresh rotation, logout) over this state's store and keys.
+    pub fn sessions(&self) -> crate::auth::sessions::Sessions<'_> {
+        crate::auth::sessions::Sessions {
+            store: &self.store,
+            jwt: &self.jwt,
+            refresh_ttl_ms: (self.settings.refresh_token_ttl_secs as i64).saturating_mul(1000),
+        }
+    }
+}

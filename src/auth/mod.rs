@@ -6,6 +6,7 @@ pub mod google_settings;
 pub mod hash_memory;
 pub mod jwt;
 pub mod password;
+pub mod sessions;
 
 /// The authenticated caller. Handlers that take it answer 401 without a valid token or key.
 #[derive(Clone, Debug)]

@@ -111,9 +111,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for DJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Detail> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(DJson(v)),
-            Err(r) => Err(ApiError::from(r).into()),
+            Err(r) => Err(missing_field(ApiError::from(r))),
         }
     }
+}
+
+/// serde's "missing field `x`" as FastAPI reports it: `loc` `["body", "x"]`, `msg`
+/// "field required", `type` `value_error.missing`; any other body error as it is.
+fn missing_field(e: ApiError) -> Detail {
+    if let ApiError::Validation(fields) = &e {
+        let name = fields.first().and_then(|(_, msg)| {
+            let rest = msg.split("missing field `").nth(1)?;
+            rest.split('`').next().map(str::to_string)
+        });
+        if let Some(name) = name {
+            return Detail::field("body", &name, "field required", "value_error.missing");
+        }
+    }
+    e.into()
 }
 
 /// `Query<T>` rejected with a `Detail` (422, as FastAPI does for a bad query parameter).
@@ -173,6 +188,20 @@ mod tests {
         assert_eq!(
             body(resp).await,
             json!({ "detail": [{ "loc": ["body", "prompt"], "msg": "too short", "type": "value_error" }] })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_body_field_is_named() {
+        let e = ApiError::Validation(vec![(
+            "body".into(),
+            "missing field `prompt` at line 1 column 2".into(),
+        )]);
+        let resp = missing_field(e).into_response();
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            body(resp).await,
+            json!({ "detail": [{ "loc": ["body", "prompt"], "msg": "field required", "type": "value_error.missing" }] })
         );
     }
 

@@ -4,16 +4,19 @@
 //! made where a reference was open).
 //!
 //! - [`detail`]: the `{"detail": …}` error shape both share, and extractors that reject with it;
-//! - [`ids`]: integer aliases of native ids, for APIs that number things.
+//! - [`ids`]: integer aliases of native ids, for APIs that number things;
+//! - [`sora2`]: the Sora 2 platform API, under `TASKHUB_COMPAT_SORA2_PREFIX`.
 
 pub mod detail;
 pub mod ids;
+pub mod sora2;
 
 use axum::Router;
 
+use crate::config::Settings;
 use crate::state::AppState;
 
 /// Every adapter's routes, under their own prefixes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router(settings: &Settings) -> Router<AppState> {
+    Router::new().merge(sora2::router(settings))
 }

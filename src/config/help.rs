@@ -197,6 +197,12 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_CORS_ALLOW_CREDENTIALS", "allow credentials (cookies) to listed origins; refused with * in production"),
         d("TASKHUB_CORS_MAX_AGE_SECS", "how long browsers cache a preflight answer"),
     ]),
+    ("Sora 2 platform API adapter (docs/compat.md)", &[
+        d("TASKHUB_COMPAT_SORA2_PREFIX", "where the adapter is mounted; must not be empty (its paths collide with the native ones)"),
+        u("TASKHUB_COMPAT_SORA2_API_KEYS", "unset (no X-API-Key check)", "deployment keys accepted in X-API-Key where the reference requires one, comma-separated"),
+        d("TASKHUB_COMPAT_SORA2_ESTIMATED_SECS", "estimated_time of a new task, in seconds"),
+        d("TASKHUB_COMPAT_SORA2_CREDIT_VALUE", "credit_value_rmb of the packages answer"),
+    ]),
     ("Operations", &[
         d("TASKHUB_METRICS", "serve GET /metrics (Prometheus, no auth); false closes it"),
         u("TASKHUB_METRICS_ADDR", "unset (main listener)", "serve /metrics on this address instead of the main listener"),

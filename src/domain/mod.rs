@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod money;
 pub mod plans;
+pub mod profile_rules;
 pub mod standard_webhooks;
 pub mod time;
 

@@ -16,6 +16,7 @@ pub mod client_ip;
 pub mod cors;
 pub mod linger;
 pub mod rate;
+pub mod rate_compat;
 pub mod request;
 #[cfg(test)]
 mod request_tests;

@@ -8,6 +8,9 @@
 //! | task queries | `GET /api/video/tasks…` | user |
 //! | other | every other `/api/…` route | user |
 //!
+//! The compat adapters' routes get the classes of their native counterparts
+//! (`super::rate_compat`).
+//!
 //! "User" is the subject of a valid Bearer JWT or the owner of a valid `X-API-Key`; a
 //! request with neither is keyed by its client IP (IPv6 by its /64, which one host usually
 //! owns whole). Not limited: `/health`, `/ready`, `/`, `/ws` (the hub has its own limits),
@@ -229,7 +232,10 @@ pub struct RateState {
 
 /// The rate-limit middleware (see the module doc).
 pub async fn middleware(State(rs): State<RateState>, mut req: Request, next: Next) -> Response {
-    let Some(class) = classify(req.method(), req.uri().path()) else {
+    let prefix = &rs.app.settings.compat_sora2.compat_sora2_prefix;
+    let class = classify(req.method(), req.uri().path())
+        .or_else(|| super::rate_compat::classify_sora2(req.method(), req.uri().path(), prefix));
+    let Some(class) = class else {
         return next.run(req).await;
     };
     let Some(limiter) = rs.limits.limiter(class) else {

@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{password, random_token, token_hash, AuthUser};
+use crate::auth::password;
+use crate::auth::sessions::TokenPair;
+use crate::auth::AuthUser;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{NewUser, RefreshOutcome, User};
+use crate::store::{NewUser, User};
 use crate::wire::{Envelope, ErrorEnvelope, MeView, RevokedView, TokensView, UserView};
 
 use super::extract::{ApiJson, ApiQuery};
@@ -156,27 +158,8 @@ async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> ApiResult<Json<Value>> {
-    let new_token = random_token(48);
-    let outcome = state
-        .store
-        .rotate_refresh_token(
-            &token_hash(&body.refresh_token),
-            &token_hash(&new_token),
-            refresh_ttl_ms(&state),
-        )
-        .await?;
-    match outcome {
-        RefreshOutcome::Rotated { user_id } => {
-            let user = state.store.get_user(&user_id).await?;
-            token_response(&state, &user, new_token)
-        }
-        RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
-            "invalid or expired refresh token".into(),
-        )),
-        RefreshOutcome::Reused => Err(ApiError::Unauthorized(
-            "refresh token was already used; this login has been revoked, sign in again".into(),
-        )),
-    }
+    let (user, pair) = state.sessions().rotate(&body.refresh_token).await?;
+    Ok(ok(token_view(&user, pair)))
 }
 
 /// Revoke the login of a refresh token.
@@ -187,10 +170,7 @@ async fn logout(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> ApiResult<Json<Value>> {
-    let revoked = state
-        .store
-        .revoke_refresh_token(&token_hash(&body.refresh_token))
-        .await?;
+    let revoked = state.sessions().end(&body.refresh_token).await?;
     Ok(ok(RevokedView { revoked }))
 }
 
@@ -247,44 +227,13 @@ async fn test_login(
     if !valid_email(&email) {
         return Err(ApiError::field("email", "not a valid email address"));
     }
-    let user = match state.store.find_user_by_login(&email).await? {
-        Some(u) => u,
-        None => {
-            let local: String = email
-                .split('@')
-                .next()
-                .unwrap_or("user")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .take(20)
-                .collect();
-            let username = format!(
-                "{}_{}",
-                if local.is_empty() { "user" } else { &local },
-                &random_token(6).to_lowercase()
-            );
-            let hash = password::hash(random_token(32), state.settings.http.hash_queue()).await?;
-            state
-                .store
-                .create_user_with_bonus(
-                    NewUser {
-                        username: &username,
-                        email: &email,
-                        password_hash: &hash,
-                    },
-                    state
-                        .settings
-                        .billing
-                        .signup_bonus(crate::domain::time::now_ms()),
-                )
-                .await?
-        }
-    };
+    let bonus = state
+        .settings
+        .billing
+        .signup_bonus(crate::domain::time::now_ms());
+    let queue = state.settings.http.hash_queue();
+    let user = crate::auth::sessions::test_user(&state.store, &email, bonus, queue).await?;
     issue_tokens(&state, &user).await
-}
-
-fn refresh_ttl_ms(state: &AppState) -> i64 {
-    (state.settings.refresh_token_ttl_secs as i64).saturating_mul(1000)
 }
 
 /// Starts a new login (a new refresh-token family) for `user`.
@@ -294,51 +243,21 @@ async fn issue_tokens(state: &AppState, user: &User) -> ApiResult<Json<Value>> {
 
 /// A new login (a new refresh-token family) for `user`, as its token pair.
 pub(super) async fn new_login(state: &AppState, user: &User) -> ApiResult<TokensView> {
-    let refresh = random_token(48);
-    let family = uuid::Uuid::new_v4().to_string();
-    state
-        .store
-        .insert_refresh_token(
-            &user.id,
-            &family,
-            &token_hash(&refresh),
-            refresh_ttl_ms(state),
-        )
-        .await?;
-    token_view(state, user, refresh)
+    let pair = state.sessions().start(user).await?;
+    Ok(token_view(user, pair))
 }
 
-fn token_response(state: &AppState, user: &User, refresh: String) -> ApiResult<Json<Value>> {
-    Ok(ok(token_view(state, user, refresh)?))
-}
-
-fn token_view(state: &AppState, user: &User, refresh: String) -> ApiResult<TokensView> {
-    let (access, _) = state.jwt.issue(&user.id, &user.username)?;
-    Ok(TokensView {
-        access_token: access,
-        refresh_token: refresh,
+fn token_view(user: &User, pair: TokenPair) -> TokensView {
+    TokensView {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
         token_type: "bearer".into(),
-        expires_in: state.jwt.ttl_secs(),
+        expires_in: pair.expires_in,
         user: UserView::from(user),
-    })
+    }
 }
 
-/// The documented pattern `^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`, at most
-/// 254 characters: what the OpenAPI document promises is exactly what is accepted.
-pub(super) fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
-    let labels_ok = domain.split('.').count() >= 2
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    email.len() <= 254 && local_ok && labels_ok
-}
+pub(super) use crate::auth::sessions::valid_email;
 
 #[cfg(test)]
 mod tests {

@@ -116,12 +116,14 @@ pub fn document(settings: &Settings) -> Value {
     let mut api = ApiDoc::openapi();
     api.merge(super::showcase_items::ShowcaseDoc::openapi());
     api.merge(super::uploads::UploadsDoc::openapi());
+    api.merge(crate::compat::sora2::docs::Sora2Doc::openapi());
     let mut doc = serde_json::to_value(api).expect("the document serializes");
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     });
     super::docs_rules::apply(&mut doc, settings);
+    crate::compat::sora2::docs::finish(&mut doc, settings);
     doc
 }
 

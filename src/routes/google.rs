@@ -12,10 +12,8 @@ use utoipa::ToSchema;
 use super::extract::ApiJson;
 use crate::auth::google::MAX_ID_TOKEN_BYTES;
 use crate::auth::google_settings::GOOGLE_ISSUER;
-use crate::auth::random_token;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::GoogleIdentity;
 use crate::wire::{Envelope, ErrorEnvelope, GoogleConfigView, GoogleSignInView};
 
 /// Longest authorization code and redirect URI accepted (Google's codes are ~100 chars).
@@ -75,18 +73,12 @@ async fn google_sign_in(
         }
         _ => return Err(ApiError::field("body", "send either idToken or code")),
     };
-    let claims = google.verify_id_token(&id_token).await?;
-    let username = username_for(&claims.email);
-    let identity = GoogleIdentity {
-        sub: &claims.sub,
-        email: &claims.email,
-        username: &username,
-    };
     let bonus = state
         .settings
         .billing
         .signup_bonus(crate::domain::time::now_ms());
-    let (user, created) = state.store.google_sign_in(&identity, bonus).await?;
+    let (user, created) =
+        crate::auth::sessions::google_user(google, &state.store, &id_token, bonus).await?;
     let tokens = super::auth::new_login(&state, &user).await?;
     Ok(ok(GoogleSignInView::new(tokens, created)))
 }
@@ -117,21 +109,6 @@ fn check_code(
         }
     }
     Ok((redirect, verifier))
-}
-
-/// A username for a new Google account: the email's local part (letters and digits, at most
-/// 20) and a random suffix.
-fn username_for(email: &str) -> String {
-    let local: String = email
-        .split('@')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(20)
-        .collect();
-    let local = if local.is_empty() { "user" } else { &local };
-    format!("{local}_{}", random_token(6).to_lowercase())
 }
 
 /// Whether Google sign-in is on, and where a browser starts it.

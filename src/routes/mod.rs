@@ -64,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(provider_hooks::router())
         .merge(remix::router())
         .merge(uploads::router(settings.max_upload_bytes))
-        .merge(crate::compat::router());
+        .merge(crate::compat::router(&settings));
     app = mount_simulator(app, &settings);
     app = fake_google::mount(app, &state);
     if settings.test_pages_enabled() {
@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             rate_state(&state),
             crate::http::rate::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::compat::sora2::envelope::native_errors_as_detail,
         ));
     // Outside the rate limiter: preflights are answered without counting, and refusals
     // (429 included) carry the CORS headers, so a script can read them.

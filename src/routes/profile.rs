@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::store::{ProfileChange, StoreError};
 use crate::wire::{Envelope, ErrorEnvelope, ProfileView, RecentUserView, RecentUsersView};
 
-pub mod rules;
+pub use crate::domain::profile_rules as rules;
 
 /// Users in the public list: the "last 5".
 pub const RECENT_USERS: i64 = 5;

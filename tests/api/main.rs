@@ -10,6 +10,8 @@ mod auth;
 mod billing;
 mod callback_provider;
 mod cli;
+mod compat_sora2;
+mod compat_sora2_more;
 mod cors;
 mod credits;
 mod docs;

@@ -1,5 +1,6 @@
 //! The profile fields' rules, written out so that they accept exactly what the patterns in
-//! the OpenAPI document (`super::PatchBody`) describe: schemathesis checks both directions.
+//! the OpenAPI document (`routes::profile::PatchBody`) describe: schemathesis checks both
+//! directions. Every API that edits a profile (the native one, the compat adapters) uses them.
 
 /// The languages the frontends are translated into.
 pub const LANGUAGES: &[&str] = &["en", "zh-CN", "zh-TW", "ja", "ko"];
