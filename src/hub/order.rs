@@ -165,11 +165,6 @@ impl Order {
             e.filling || !e.held.is_empty() || idle < if e.ended { ENDED_KEEP } else { IDLE_KEEP }
         });
     }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 /// Takes the held events that follow `last` without a gap.

@@ -112,13 +112,13 @@ async fn every_accepted_type_is_sniffed_from_the_bytes(backend: Backend) {
         assert!(d["createdAt"].is_string(), "{d}");
     }
     // A PNG named .jpg and declared image/jpeg is a PNG.
-    let d = upload(&app, &tok, png(20, 10), "photo.jpg", "image/jpeg")
+    let d = upload(&app, &tok, png(40, 30), "photo.jpg", "image/jpeg")
         .await
         .expect(201)["data"]
         .clone();
     assert_eq!(
         (&d["contentType"], &d["width"], &d["height"]),
-        (&json!("image/png"), &json!(20), &json!(10))
+        (&json!("image/png"), &json!(40), &json!(30))
     );
     let keys = stored_keys(&app).await;
     assert_eq!(keys.len(), 8, "{keys:?}");

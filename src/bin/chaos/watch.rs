@@ -54,7 +54,7 @@ impl Watcher {
         Self {
             id,
             user: id % users,
-            task_mode: id % 2 == 0,
+            task_mode: id.is_multiple_of(2),
             tracks: Mutex::new(HashMap::new()),
             connects: AtomicU64::new(0),
             frames: AtomicU64::new(0),
