@@ -118,6 +118,10 @@ pub fn document(settings: &Settings) -> Value {
     api.merge(super::uploads::UploadsDoc::openapi());
     api.merge(crate::compat::sora2::docs::Sora2Doc::openapi());
     let mut doc = serde_json::to_value(api).expect("the document serializes");
+    // FastAPI's `detail` is a message or a list of field errors (utoipa cannot say "either").
+    if let Some(d) = doc.pointer_mut("/components/schemas/Sora2Detail/properties/detail") {
+        *d = json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]});
+    }
     doc["components"]["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
