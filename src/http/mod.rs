@@ -22,6 +22,7 @@ pub mod request;
 mod request_tests;
 pub mod serve;
 pub mod timeouts;
+pub mod viewer;
 
 use std::time::Duration;
 

@@ -3,10 +3,7 @@
 //! files shipped in the binary at `/assets/showcase/{file}`. The admin side is in
 //! [`super::showcase_admin`].
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,9 +14,9 @@ use utoipa::IntoParams;
 
 use super::extract::ApiQuery;
 use super::tasks::{paging, parse_range};
-use crate::auth::AuthUser;
 use crate::error::{ok, ApiError, ApiResult};
-use crate::showcase::{seed, Showcase, Viewer};
+use crate::http::viewer::ViewerOf;
+use crate::showcase::{seed, Showcase};
 use crate::state::AppState;
 use crate::store::{HeroVideo, ShowcaseKind, TrialImage};
 use crate::wire::{
@@ -99,28 +96,6 @@ async fn videos(
         page,
         page_size,
     }))
-}
-
-/// Who is asking, for counting a view: the signed-in user (a valid token), else the client
-/// address (`X-Forwarded-For` only from `TASKHUB_TRUSTED_PROXIES`, as for rate limits).
-struct ViewerOf(Viewer);
-
-impl FromRequestParts<AppState> for ViewerOf {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Ok(user) = AuthUser::from_request_parts(parts, state).await {
-            return Ok(Self(Viewer::User(user.id)));
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        use crate::http::client_ip::{canonical, TrustedProxies};
-        let ip = TrustedProxies::parse(&state.settings.http.trusted_proxies)
-            .map_or(peer, |p| p.client_ip(peer, &parts.headers));
-        Ok(Self(Viewer::Ip(canonical(ip))))
-    }
 }
 
 /// One active video; counts a view (once per viewer and clock hour).

@@ -2,10 +2,7 @@
 //! through the native view counting (once per viewer and clock hour). The reference numbers
 //! its videos: ids are integer aliases of the native `sc_…` ids (`compat::ids`).
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -14,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::super::detail::{DQuery, Detail, DetailResult};
 use super::super::ids::{self, Kind};
 use super::dto::{page_param, time, DetailOut};
-use crate::auth::AuthUser;
-use crate::showcase::{Showcase, Viewer};
+use crate::http::viewer::ViewerOf;
+use crate::showcase::Showcase;
 use crate::state::AppState;
 use crate::store::ShowcaseVideo;
 
@@ -126,28 +123,6 @@ async fn videos(
             .map(|(v, n)| VideoOut::new(v, n, &state))
             .collect(),
     }))
-}
-
-/// Who is looking, for counting a view: the signed-in user, else the client address (as
-/// the native route counts).
-struct ViewerOf(Viewer);
-
-impl FromRequestParts<AppState> for ViewerOf {
-    type Rejection = Detail;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Detail> {
-        if let Ok(user) = AuthUser::from_request_parts(parts, state).await {
-            return Ok(Self(Viewer::User(user.id)));
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        use crate::http::client_ip::{canonical, TrustedProxies};
-        let ip = TrustedProxies::parse(&state.settings.http.trusted_proxies)
-            .map_or(peer, |p| p.client_ip(peer, &parts.headers));
-        Ok(Self(Viewer::Ip(canonical(ip))))
-    }
 }
 
 /// One active video; counts a view.
