@@ -16,6 +16,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::wire::ObjectBody;
 
 /// An adapter's error: a status and a `detail` (a message, or FastAPI's list of field errors).
 #[derive(Debug)]
@@ -109,8 +110,8 @@ pub struct DJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for DJson<T> {
     type Rejection = Detail;
     async fn from_request(req: Request, state: &S) -> Result<Self, Detail> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(DJson(v)),
+        match axum::Json::<ObjectBody<T>>::from_request(req, state).await {
+            Ok(axum::Json(ObjectBody(v))) => Ok(DJson(v)),
             Err(r) => Err(missing_field(ApiError::from(r))),
         }
     }

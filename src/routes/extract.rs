@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::wire::ObjectBody;
 
 /// `Json<T>` whose rejection is a 400/413/415/422 envelope.
 pub struct ApiJson<T>(pub T);
@@ -12,7 +13,8 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        let axum::Json(ObjectBody(v)) =
+            axum::Json::<ObjectBody<T>>::from_request(req, state).await?;
         Ok(ApiJson(v))
     }
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod callbacks;
+mod object_body;
 mod payments;
 mod profile;
 mod showcase;
@@ -21,6 +22,7 @@ use utoipa::ToSchema;
 
 pub use accounts::{AccountDeletedView, GoogleConfigView, GoogleSignInView};
 pub use callbacks::ProviderWebhookReceipt;
+pub use object_body::ObjectBody;
 pub use payments::{
     PackageView, PackagesView, PaymentView, RefundView, StripeRefundView, WebhookReceipt,
 };
