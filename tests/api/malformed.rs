@@ -134,3 +134,58 @@ async fn thousand_malformed_requests_get_4xx(backend: Backend) {
         .expect_because(200, "still serving");
     app.create_task(&tok, "still works").await;
 }
+
+/// Contract fuzzing found these: serde reads a JSON array as a struct (fields by position),
+/// so `[""]` passed for `{"refreshToken": ""}`; and `?featured=` was served but documented
+/// as a boolean only.
+#[tokio::test]
+async fn bodies_must_be_objects_and_empty_flags_are_documented() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (path, body) in [
+        ("/api/auth/logout", r#"[""]"#),
+        ("/api/auth/refresh", r#"["x"]"#),
+        ("/api/auth/login", r#"["burst","fake-password-123"]"#),
+        ("/api/auth/logout", r#""x""#),
+    ] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422, "{path} {body}");
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(err["success"], false, "{err}");
+    }
+    // An object still works (an unknown token revokes nothing).
+    let ok = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .json(&serde_json::json!({"refreshToken": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let listed = app
+        .get("/api/showcase/videos?featured=&page=")
+        .await
+        .expect(200);
+    assert_eq!(listed["success"], true);
+    app.get("/api/showcase/videos?featured=yes")
+        .await
+        .expect(400);
+    let doc = app.get("/openapi.json").await.expect(200);
+    let params = doc["paths"]["/api/showcase/videos"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let featured = params.iter().find(|p| p["name"] == "featured").unwrap();
+    let branches = featured["schema"]["anyOf"].as_array().unwrap();
+    assert!(
+        branches.iter().any(|b| b["type"] == "boolean"),
+        "{featured}"
+    );
+    assert!(branches.iter().any(|b| b["maxLength"] == 0), "{featured}");
+}
