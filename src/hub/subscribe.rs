@@ -152,8 +152,13 @@ impl Outbox {
         }
         c.task_scope = false;
         c.held = None;
+        // A finished task's cursor stays (until `make_room` needs the space): a user
+        // subscription this socket starts later may still get the task's last frames live,
+        // and without the cursor it would take them as new and send them twice (the chaos
+        // run saw a resumed task's terminal frame twice, once replayed, once live).
+        let finished = c.terminal;
         self.task_subs = self.task_subs.saturating_sub(1);
-        if !user {
+        if !user && !finished {
             self.cursors.remove(video_id);
         }
         true

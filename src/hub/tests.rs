@@ -68,6 +68,32 @@ fn queued_progress_coalesces_but_terminal_stays() {
     );
 }
 
+/// Chaos run regression: a socket resumes a task with `sinceSeq`, its replay holds the
+/// terminal frame, then the socket subscribes to its user and the same terminal frame
+/// arrives live (published late by another node). It must not be sent twice.
+#[test]
+fn a_replayed_terminal_frame_is_not_sent_again_through_a_later_user_subscription() {
+    let conn = owned(Conn::new(1, 64, true, 64));
+    let v: Arc<str> = Arc::from("v1");
+    conn.begin_subscribe(&v, 10).unwrap();
+    let done = ev("v1", 10, EventType::TaskCompleted);
+    let ended = conn.finish_subscribe(
+        "v1",
+        Utf8Bytes::from_static("{}"),
+        vec![done.clone()],
+        9,
+        false,
+    );
+    assert!(ended, "the replay finished the task");
+    conn.set_user_scope(0);
+    conn.push_event(&done, Scope::User);
+    conn.push_event(&done, Scope::UserRefill);
+    assert_eq!(drain(&conn), (vec![-1, 10], State::Open));
+    // A newer task of the user still arrives through the user subscription.
+    conn.push_event(&ev("v2", 1, EventType::TaskCreated), Scope::User);
+    assert_eq!(drain(&conn).0, vec![1]);
+}
+
 #[test]
 fn without_coalescing_every_frame_is_kept_until_the_queue_overflows() {
     let conn = owned(Conn::new(1, 8, false, 64));
