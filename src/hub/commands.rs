@@ -157,6 +157,11 @@ impl Session {
         self.conn
             .begin_subscribe(&key, inner.settings.ws_max_subscriptions)?;
         let finished = first.status().is_terminal();
+        if !finished {
+            // Before any live event of it can reach this socket: this node's order gate
+            // starts the task at what is committed now, if it has not seen it yet.
+            inner.order.known(&key, first.seq);
+        }
         let snapshot = if finished {
             // Nothing will change any more: no live frames to wait for.
             Ok(first)

@@ -117,6 +117,24 @@ impl Order {
         }
     }
 
+    /// A socket here is about to follow `video_id`, whose committed events reach `seq`: if
+    /// no event of the task has passed this gate yet, its entry opens at `seq`, so a first
+    /// live event past a gap is held and filled from the log instead of going out as the
+    /// start (the chaos run found it: a node cut off Redis delivered its own `seq` 6 to a
+    /// socket resumed at 3 while 4 and 5, published by other nodes, never reached it).
+    /// An open entry is left as it is: its sockets may still wait for events up to `seq`.
+    pub fn known(&self, video_id: &Arc<str>, seq: i64) {
+        self.lock()
+            .entry(video_id.clone())
+            .or_insert_with(|| Entry {
+                last: seq,
+                held: BTreeMap::new(),
+                filling: false,
+                ended: false,
+                touched: Instant::now(),
+            });
+    }
+
     /// Whether the task still waits for events after its last one (a fill is still needed).
     pub fn gap_open(&self, video_id: &str) -> Option<i64> {
         let tasks = self.lock();
@@ -260,6 +278,27 @@ mod tests {
             matches!(o.admit(&ev(9)), Verdict::Drop),
             "a straggler after the end"
         );
+    }
+
+    #[test]
+    fn a_subscription_opens_the_entry_so_a_first_event_past_a_gap_is_filled() {
+        let o = Order::default();
+        let v: Arc<str> = Arc::from("v");
+        o.known(&v, 3);
+        assert!(matches!(
+            o.admit(&ev(6)),
+            Verdict::Held { fill_from: Some(3) }
+        ));
+        let out: Vec<i64> = o
+            .filled("v", vec![ev(4), ev(5), ev(6)], false)
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(out, vec![4, 5, 6]);
+        // An open entry is not moved back or forward by a later subscription.
+        o.known(&v, 2);
+        o.known(&v, 9);
+        assert_eq!(seqs(o.admit(&ev(7))), vec![7]);
     }
 
     #[test]
