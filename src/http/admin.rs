@@ -54,6 +54,7 @@ pub fn spawn(listener: TcpListener, stop: CancellationToken) {
 #[utoipa::path(get, path = "/metrics", tag = "health", security(()),
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 async fn render() -> impl IntoResponse {
+    crate::ops::metrics::sample_runtime();
     let body = crate::ops::metrics::handle().render();
     (
         [(

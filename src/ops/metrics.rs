@@ -97,6 +97,13 @@ impl Handles {
 }
 
 /// The recorder's render handle, installing the recorder on first use.
+/// Sets the gauges read off the runtime at scrape time (`taskhub_runtime_tasks`).
+pub fn sample_runtime() {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        gauge!("taskhub_runtime_tasks").set(rt.metrics().num_alive_tasks() as f64);
+    }
+}
+
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -300,6 +307,10 @@ fn describe() {
     describe_counter!(
         "taskhub_bus_gaps_filled_total",
         "events read back from the log to fill a gap in a task's live events"
+    );
+    describe_gauge!(
+        "taskhub_runtime_tasks",
+        "tokio tasks alive on this node (read at each scrape)"
     );
     describe_gauge!(
         "taskhub_bus_publish_queue_depth",

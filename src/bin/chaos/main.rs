@@ -17,6 +17,7 @@ mod faults;
 mod procs;
 mod relay;
 mod rest;
+mod soak;
 mod watch;
 mod workload;
 
@@ -92,6 +93,13 @@ struct Args {
     /// Folder for logs (default: a new folder under target/chaos).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Soak sampling: every this many seconds, each node's RSS, open files, threads, sockets
+    /// and tokio tasks (0: off). Use with `--fault-rounds 0` for a soak run.
+    #[arg(long, default_value_t = 0)]
+    sample_secs: u64,
+    /// Soak: growth is measured from the first sample after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    warmup_secs: u64,
     /// The run stops by itself after this long, whatever happens.
     #[arg(long, default_value_t = 600)]
     max_seconds: u64,
@@ -216,6 +224,15 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         Duration::from_secs(args.grace),
         stop.clone(),
     ));
+    let sampler = (args.sample_secs > 0).then(|| {
+        tokio::spawn(soak::run(
+            cluster.clone(),
+            node_ports,
+            Duration::from_secs(args.sample_secs),
+            clock,
+            stop.clone(),
+        ))
+    });
     let mix = Mix {
         tasks: args.tasks,
         create_secs: args.create_secs,
@@ -244,6 +261,10 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     )
     .await;
     stop.cancel();
+    let samples = match sampler {
+        Some(s) => s.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     let logs: Vec<PathBuf> = (1..=3).map(|i| out.join(format!("node{i}.log"))).collect();
     let refs: Vec<&std::path::Path> = logs.iter().map(|p| p.as_path()).collect();
     let report = check::check(&store, &rest, &reg, &watchers, &fault_log, &refs).await?;
@@ -276,6 +297,9 @@ async fn run(args: Args) -> anyhow::Result<usize> {
             f.until_ms as f64 / 1000.0,
             f.what
         );
+    }
+    for line in soak::summary(&samples, Duration::from_secs(args.warmup_secs)) {
+        println!("{line}");
     }
     println!("chaos: violations {}", violations.len());
     for v in violations.iter().take(50) {

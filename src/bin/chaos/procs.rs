@@ -91,6 +91,11 @@ impl Proc {
     }
 
     /// SIGKILL, then reap.
+    /// The running process's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
     pub async fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
