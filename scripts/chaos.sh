@@ -7,9 +7,11 @@
 #   scripts/chaos.sh --large    # the large run: 10,000 tasks, 5,000 watchers, repeated faults
 #   scripts/chaos.sh -- ARGS    # any other sizes (see `target/debug/chaos --help`)
 #
-# It RESTARTS the local PostgreSQL cluster (pg_ctlcluster), so never run it beside other tests.
-# Needs nginx (Debian package), redis-server, PostgreSQL at $CHAOS_POSTGRES
-# (default postgres://postgres@127.0.0.1:5432, trust auth).
+# It restarts PostgreSQL (pg_ctlcluster): by default a cluster of its own (`chaos`, port
+# $CHAOS_PG_PORT, default 5433), so it may run beside other tests; with CHAOS_POSTGRES set it
+# uses that server and restarts the machine's main cluster, so then never beside other tests.
+# Needs nginx (Debian package), redis-server (it runs a Redis of its own) and Debian's
+# PostgreSQL (pg_createcluster, pg_ctlcluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +19,29 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "chaos: nginx is
 command -v redis-server >/dev/null || { echo "chaos: redis-server is not installed" >&2; exit 1; }
 
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --bins --quiet
-args=(--taskhub "$target/debug/taskhub" --postgres "${CHAOS_POSTGRES:-postgres://postgres@127.0.0.1:5432}")
+cargo build --all-targets --quiet  # --all-targets: the same feature set as the test suite, so no second build
+args=(--taskhub "$target/debug/taskhub")
+if [ -n "${CHAOS_POSTGRES:-}" ]; then
+  # A server of your own; the PostgreSQL fault then restarts the machine's main cluster
+  # (override with `-- --pg-restart CMD`).
+  args+=(--postgres "$CHAOS_POSTGRES")
+else
+  # By default the run gets a PostgreSQL cluster of its own (`chaos`, port $CHAOS_PG_PORT,
+  # trust auth, made once with pg_createcluster), so restarting it never disturbs anything
+  # else using the machine's main cluster. Stopped again when the run ends.
+  command -v pg_createcluster >/dev/null || { echo "chaos: pg_createcluster not found (Debian's postgresql-common)" >&2; exit 1; }
+  ver=$(ls /etc/postgresql | sort -n | tail -1)
+  pg_port=${CHAOS_PG_PORT:-5433}
+  if [ ! -d "/etc/postgresql/$ver/chaos" ]; then
+    pg_createcluster "$ver" chaos -p "$pg_port" -- --auth=trust >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$ver" chaos start 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p "$pg_port" -q && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p "$pg_port" -q || { echo "chaos: its PostgreSQL cluster did not start on port $pg_port" >&2; exit 1; }
+  trap 'pg_ctlcluster --skip-systemctl-redirect "$ver" chaos stop 2>/dev/null || true' EXIT
+  args+=(--postgres "postgres://postgres@127.0.0.1:$pg_port"
+    --pg-restart "pg_ctlcluster --skip-systemctl-redirect $ver chaos restart")
+fi
 case "${1:-}" in
   --large) shift; args+=(--tasks 10000 --users 500 --watchers 5000 --create-secs 600 --fault-rounds 8 --fault-gap 15 --max-seconds 2400) ;;
   --) shift ;;
@@ -26,4 +49,4 @@ case "${1:-}" in
 esac
 # Enough open files for thousands of watcher sockets in one process.
 ulimit -n 20000 2>/dev/null || true
-exec "$target/debug/chaos" "${args[@]}" "$@"
+"$target/debug/chaos" "${args[@]}" "$@"

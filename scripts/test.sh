@@ -51,7 +51,9 @@ if [ -n "${TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then
 fi
 
 status=0
-cargo build --bins || exit 1
+# --all-targets: one feature set for the binaries and the tests (with --bins alone, dev-dependency
+# features differ and every affected crate is built twice).
+cargo build --all-targets || exit 1
 cargo test --all-targets -- "${filters[@]}" || status=1
 
 # JavaScript client: unit tests always (when node exists), live and browser tests against the
