@@ -50,9 +50,13 @@ mod tests {
     fn an_object_is_read_as_usual() {
         assert_eq!(
             read(r#"{"refreshToken":"x"}"#).unwrap(),
-            Refresh { refresh_token: "x".into() }
+            Refresh {
+                refresh_token: "x".into()
+            }
         );
-        assert!(read("{}").unwrap_err().contains("missing field `refreshToken`"));
+        assert!(read("{}")
+            .unwrap_err()
+            .contains("missing field `refreshToken`"));
     }
 
     #[test]
