@@ -8,8 +8,8 @@
 //! | task queries | `GET /api/video/tasks…` | user |
 //! | other | every other `/api/…` route | user |
 //!
-//! The compat adapters' routes get the classes of their native counterparts
-//! (`super::rate_compat`).
+//! The compat adapters' routes (the Sora 2 API under its prefix, the AdsVideo API under
+//! `/api/v1/`) get the classes of their native counterparts (`super::rate_compat`).
 //!
 //! "User" is the subject of a valid Bearer JWT or the owner of a valid `X-API-Key`; a
 //! request with neither is keyed by its client IP (IPv6 by its /64, which one host usually
@@ -66,6 +66,9 @@ pub fn classify(method: &Method, path: &str) -> Option<Class> {
     // forged ones (each costs a signature check or a token lookup) is bounded.
     if rest.starts_with("providers/") {
         return Some(Class::ProviderCallback);
+    }
+    if let Some(v1) = rest.strip_prefix("v1/") {
+        return Some(super::rate_compat::classify_adsvideo(method, v1));
     }
     if let Some(auth) = rest.strip_prefix("auth/") {
         return Some(match auth {

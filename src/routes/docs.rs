@@ -117,6 +117,7 @@ pub fn document(settings: &Settings) -> Value {
     api.merge(super::showcase_items::ShowcaseDoc::openapi());
     api.merge(super::uploads::UploadsDoc::openapi());
     api.merge(crate::compat::sora2::docs::Sora2Doc::openapi());
+    api.merge(crate::compat::adsvideo::docs::AdsVideoDoc::openapi());
     let mut doc = serde_json::to_value(api).expect("the document serializes");
     // FastAPI's `detail` is a message or a list of field errors (utoipa cannot say "either").
     if let Some(d) = doc.pointer_mut("/components/schemas/Sora2Detail/properties/detail") {
@@ -128,6 +129,7 @@ pub fn document(settings: &Settings) -> Value {
     });
     super::docs_rules::apply(&mut doc, settings);
     crate::compat::sora2::docs::finish(&mut doc, settings);
+    crate::compat::adsvideo::docs::finish(&mut doc, settings);
     doc
 }
 

@@ -87,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::compat::sora2::envelope::native_errors_as_detail,
+            crate::compat::envelope::native_errors_as_detail,
         ));
     // Outside the rate limiter: preflights are answered without counting, and refusals
     // (429 included) carry the CORS headers, so a script can read them.

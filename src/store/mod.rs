@@ -27,6 +27,7 @@ mod prune;
 mod showcase;
 mod showcase_writes;
 mod subscriptions;
+mod task_lists;
 mod tasks;
 mod uploads;
 mod users;

@@ -98,6 +98,12 @@ pub fn is_upload_id(raw: &str) -> bool {
         .is_some_and(|u| uuid::Uuid::try_parse(u).is_ok())
 }
 
+/// A file name as a client sent it, made safe to show (its last path component, no control
+/// characters, at most 255 characters; blank is `None`), as stored uploads keep it.
+pub fn display_filename(raw: Option<&str>) -> Option<String> {
+    check::sanitize_filename(raw)
+}
+
 fn not_found() -> ApiError {
     ApiError::not_found("upload")
 }

@@ -1,13 +1,13 @@
 //! The adapter's part of the OpenAPI document, tag `Sora 2 compat`: its operations are
 //! annotated at the default prefix (`/compat/sora2`); [`finish`] moves them to the configured
 //! one and gives every refusal the `{"detail"}` shape (the adapter's handlers answer it, and
-//! `envelope` rewrites the refusals of the layers around them), adding the rate limiter's 429
+//! `compat::envelope` rewrites the refusals of the layers around them), adding the rate limiter's 429
 //! where its class applies.
 
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use super::{auth, dto, payments, showcase, tasks, users, videos};
+use super::{auth, dto, payments, showcase, tasks, uploads, users, videos};
 use crate::config::Settings;
 
 /// Where the operations are annotated.
@@ -23,6 +23,7 @@ const DETAIL: &str = "#/components/schemas/Sora2Detail";
         auth::logout,
         auth::me,
         auth::test_login,
+        uploads::upload,
         videos::text_to_video,
         videos::image_to_video,
         videos::video_task,

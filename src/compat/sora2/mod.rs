@@ -6,23 +6,23 @@
 //!
 //! - [`auth`]: Google sign-in by code, refresh, logout, me, test login;
 //! - [`videos`]: text-to-video, image-to-video, the video API's task status;
+//! - [`uploads`]: the file upload (the uploads service);
 //! - [`tasks`]: one task, the list, cancel, retry;
 //! - [`payments`]: packages, Stripe checkout, status, webhook, admin refund;
 //! - [`users`]: profile, credits, the ledger, account deletion;
 //! - [`showcase`]: the public showcase with view counts;
 //! - [`keys`]: the `X-API-Key` check; [`dto`]: shared shapes; [`docs`]: its OpenAPI part;
-//! - [`envelope`]: refusals made outside the handlers, in the `{"detail"}` shape;
 //! - [`settings`]: its settings.
 
 mod auth;
 pub mod docs;
 mod dto;
-pub mod envelope;
 mod keys;
 mod payments;
 pub mod settings;
 mod showcase;
 mod tasks;
+mod uploads;
 mod users;
 mod videos;
 
@@ -43,6 +43,7 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .merge(tasks::router())
         .merge(payments::router())
         .merge(users::router())
-        .merge(showcase::router());
+        .merge(showcase::router())
+        .merge(uploads::router(settings.max_upload_bytes));
     Router::new().nest(prefix, api)
 }

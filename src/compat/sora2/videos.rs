@@ -1,6 +1,7 @@
 //! `/api/videos`: text-to-video and image-to-video creation and the video API's task status,
 //! over the task use cases (`tasks::TaskContext`): the same plan and credit checks, prices
-//! and events as a native task. (The upload endpoint is in `uploads.rs`.)
+//! and events as a native task. (The upload endpoint is in `uploads.rs`; an `image_urls`
+//! entry naming one of the caller's uploads is read from the store, not fetched.)
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -17,6 +18,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Task;
 use crate::tasks::usecases::TaskInput;
+use crate::uploads::Uploads;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,7 +52,8 @@ pub struct ImageBody {
     /// Not blank; at most `TASKHUB_MAX_PROMPT_CHARS` characters.
     #[schema(min_length = 1)]
     prompt: String,
-    /// Exactly one http(s) URL of a PNG, JPEG or WebP image (taskhub animates one image).
+    /// Exactly one: an http(s) URL of a PNG, JPEG or WebP image, or the `file_url` of one of
+    /// the caller's uploads (`POST /api/videos/upload`). taskhub animates one image.
     #[schema(min_items = 1, max_items = 1)]
     image_urls: Vec<String>,
     /// Default `landscape`.
@@ -128,32 +131,47 @@ async fn image_to_video(
         b.quality,
         b.webhook_url,
     )?;
-    if !is_http_url(&url) {
+    if url.len() > 2048 {
+        return Err(field("image_urls", "at most 2048 characters"));
+    }
+    input.reference_image_url = Some(url.clone());
+    // The `file_url` of one of the caller's uploads is read from the store, not fetched.
+    Uploads::from(&state)
+        .resolve_reference(&user, &mut input, None)
+        .await
+        .map_err(image_refusal)?;
+    if input.image.is_none() && !is_http_url(&url) {
         return Err(field(
             "image_urls",
-            "must be http(s) URLs of at most 2048 characters",
+            "must be http(s) URLs of at most 2048 characters, or the file_url of your upload",
         ));
     }
-    input.reference_image_url = Some(url);
     let task = create(&state, &user, input).await?;
     Ok(Json(created(&state, &task, "Image-to-video")))
 }
 
 /// Creates the task; a reference image that cannot be fetched is a 400 on the image URL.
 async fn create(state: &AppState, user: &AuthUser, input: TaskInput) -> DetailResult<Task> {
-    match state.tasks.create(user, input, None).await {
-        Ok(task) => Ok(task),
-        Err(ApiError::Validation(fields))
-            if fields.iter().any(|(f, _)| f == "referenceImageUrl") =>
-        {
+    state
+        .tasks
+        .create(user, input, None)
+        .await
+        .map_err(image_refusal)
+}
+
+/// A refused reference image (it cannot be fetched, is not an image, or the upload's file
+/// is gone) is the reference's 400 `Invalid image URL: …`; anything else as it is.
+fn image_refusal(e: ApiError) -> Detail {
+    match e {
+        ApiError::Validation(fields) if fields.iter().any(|(f, _)| f == "referenceImageUrl") => {
             let why = fields
                 .into_iter()
                 .map(|(_, m)| m)
                 .collect::<Vec<_>>()
                 .join("; ");
-            Err(Detail::bad_request(format!("Invalid image URL: {why}")))
+            Detail::bad_request(format!("Invalid image URL: {why}"))
         }
-        Err(e) => Err(e.into()),
+        e => e.into(),
     }
 }
 

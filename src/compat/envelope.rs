@@ -1,8 +1,8 @@
-//! Refusals made outside the adapter's handlers (the rate limiter's 429, the request time
-//! limits' 408/503, the router's 404/405 for an unknown path under the prefix) carry the
-//! native envelope `{"success": false, "error": {…}}`; under the Sora 2 prefix this layer
-//! rewrites them to the reference's `{"detail": message}`, keeping status and headers
-//! (`Retry-After`, `X-RateLimit-*`).
+//! Refusals made outside the adapters' handlers (the rate limiter's 429, the request time
+//! limits' 408/503, the router's 404/405 for an unknown path, a body over the limit) carry
+//! the native envelope `{"success": false, "error": {…}}`; under an adapter's prefix (the
+//! Sora 2 prefix, the AdsVideo `/api/v1`) this layer rewrites them to the references'
+//! `{"detail": message}`, keeping status and headers (`Retry-After`, `X-RateLimit-*`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -22,12 +22,15 @@ pub async fn native_errors_as_detail(
     req: Request,
     next: Next,
 ) -> Response {
-    let prefix = state.settings.compat_sora2.compat_sora2_prefix.as_str();
+    let sora2 = state.settings.compat_sora2.compat_sora2_prefix.as_str();
     let path = req.uri().path();
-    let ours = !prefix.is_empty()
-        && path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let under = |prefix: &str| {
+        !prefix.is_empty()
+            && path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let ours = under(sora2) || under(super::adsvideo::PREFIX);
     let resp = next.run(req).await;
     let json = resp
         .headers()
