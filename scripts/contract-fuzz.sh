@@ -36,7 +36,9 @@ fi
 # tree would cost the CI run about ten minutes for no extra coverage.
 profile="${CONTRACT_FUZZ_PROFILE:-debug}"
 case "$profile" in
-  debug) cargo build --bin taskhub ;;
+  # --all-targets: the feature set the test suite built with (with --bin alone, dev-dependency
+  # features differ and the dependencies they touch are built again).
+  debug) cargo build --all-targets ;;
   release) cargo build --release --bin taskhub ;;
   *) echo "CONTRACT_FUZZ_PROFILE must be debug or release" >&2; exit 2 ;;
 esac
