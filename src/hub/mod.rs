@@ -22,6 +22,8 @@ pub mod commands;
 pub mod lean_io;
 #[cfg(test)]
 mod memory_tests;
+#[cfg(test)]
+mod model_tests;
 mod order;
 pub mod outbox;
 pub mod protocol;
@@ -210,7 +212,7 @@ impl Drop for LiveGuard {
 }
 
 impl HubInner {
-    /// Fans out an event that passed the order gate (held instead while a refill runs).
+    /// Fans out an event that passed the order gate.
     ///
     /// An event committed well before now (published late by a node that lost the bus, or
     /// read back to fill a gap) reaches a user subscription that has no cursor for its task
@@ -218,9 +220,6 @@ impl HubInner {
     /// after it was committed must not get a task's old frames out of the blue (the chaos run
     /// found a resumed client getting a finished task's last frames again).
     fn fan_out(&self, event: &Arc<BusEvent>, from_log: bool) {
-        if self.refill.holding.load(Ordering::Acquire) && self.refill.hold(event) {
-            return;
-        }
         let late = crate::domain::time::now_ms() - event.created_at > LATE_EVENT_MS;
         let scope = if from_log || late {
             outbox::Scope::UserRefill
@@ -228,6 +227,28 @@ impl HubInner {
             outbox::Scope::User
         };
         self.registry.dispatch_with(event, scope);
+    }
+
+    /// An event read back from the log by the bus refill: through the order gate like a live
+    /// one, then to the sockets as read from the log. So the refill sends only what the gate
+    /// has not passed yet (no socket has it), and the event's live copy, if a late publisher
+    /// still sends it, is dropped at the gate. (It used to go around the gate: the late live
+    /// copy then passed as new and reached a socket twice when the socket had forgotten the
+    /// task's cursor; the model test found it.)
+    fn refilled(&self, event: Arc<BusEvent>) {
+        match self.order.admit(&event) {
+            order::Verdict::Send(events) => {
+                for ev in &events {
+                    self.registry.dispatch_with(ev, outbox::Scope::UserRefill);
+                }
+            }
+            order::Verdict::Held { fill_from: Some(_) } => {
+                if let Some(me) = self.me.upgrade() {
+                    tokio::spawn(me.fill_gap(event.video_id.clone()));
+                }
+            }
+            order::Verdict::Held { fill_from: None } | order::Verdict::Drop => {}
+        }
     }
 
     /// Reads a task's missing events from the log after [`order::GAP_WAIT`] (unless the
@@ -267,6 +288,11 @@ impl HubInner {
 
 impl BusSink for HubInner {
     fn deliver(&self, event: Arc<BusEvent>) {
+        // While a bus refill runs, live events wait before the gate; the refill's events pass
+        // it first, then these (see `refill`).
+        if self.refill.holding.load(Ordering::Acquire) && self.refill.hold(&event) {
+            return;
+        }
         match self.order.admit(&event) {
             order::Verdict::Send(events) => events.iter().for_each(|ev| self.fan_out(ev, false)),
             order::Verdict::Held { fill_from: Some(_) } => {

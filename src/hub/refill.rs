@@ -1,20 +1,20 @@
 //! Filling the gap after the bus lost events (Redis dropped our subscription).
 //!
 //! From the moment the bus reports the loss, live events are held in one node-level buffer
-//! instead of being fanned out. Once the bus is subscribed again, every user with a socket
-//! here gets their events committed since the loss (minus a margin) read back from the
-//! log and pushed through the normal per-socket filters (which drop what a socket already
-//! has), and only then are the held live events released, in arrival order. So each socket
-//! still sees every task's frames in `seq` order, none twice, none missing.
+//! before the order gate. Once the bus is subscribed again, every user with a socket here
+//! gets their events committed since the loss (minus a margin) read back from the log and
+//! passed through the order gate (which drops what it already let through: the sockets have
+//! it) and the per-socket filters; only then do the held live events go through the gate, in
+//! arrival order (it drops those the refill already sent). So each socket still sees every
+//! task's frames in `seq` order, none twice, none missing, whatever cursors it forgot.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 
-use super::outbox::Scope;
 use super::HubInner;
-use crate::bus::BusEvent;
+use crate::bus::{BusEvent, BusSink};
 use crate::domain::time::now_ms;
 
 /// Live events held while refilling; past this the hold is dropped and the refill repeated
@@ -86,11 +86,13 @@ pub(super) async fn run(hub: Arc<HubInner>, generation: u64, mut since_ms: i64) 
             continue;
         }
         let events = std::mem::take(&mut held.events);
-        for ev in &events {
-            hub.registry.dispatch(ev);
-        }
         hub.refill.holding.store(false, Ordering::Release);
-        tracing::info!(released = events.len(), "bus refill done");
+        drop(held);
+        let released = events.len();
+        for ev in events {
+            hub.deliver(ev);
+        }
+        tracing::info!(released, "bus refill done");
         return;
     }
 }
@@ -114,8 +116,7 @@ async fn refill_users(hub: &Arc<HubInner>, since_ms: i64) {
                         .bus_refilled
                         .increment(events.len() as u64);
                     for e in &events {
-                        let ev = Arc::new(BusEvent::from_task_event(e));
-                        hub.registry.dispatch_with(&ev, Scope::UserRefill);
+                        hub.refilled(Arc::new(BusEvent::from_task_event(e)));
                     }
                 }
                 Err(e) => tracing::error!(error = %e, user_id = %user_id, "bus refill read failed"),

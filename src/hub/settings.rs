@@ -50,7 +50,8 @@ pub struct HubSettings {
     pub ws_max_unauthenticated_per_ip: usize,
     /// Delivery cursors (one per task a socket has seen frames of) kept per socket. Past it,
     /// finished tasks' cursors are forgotten first, then the least recently active ones of
-    /// the user subscription; a task subscription's cursor is never forgotten.
+    /// the user subscription; a task subscription's cursor is never forgotten. The socket
+    /// keeps the seq it had of as many forgotten tasks (16 bytes each).
     pub ws_max_cursors: usize,
     /// After a refusal that ends reading (an oversize or malformed frame), the server stops
     /// writing and reads and discards what the peer still sends, for at most this long...

@@ -2,6 +2,7 @@
 //! held while the snapshot is read), finishing or aborting it, the user subscription, and
 //! keeping the per-socket cursor map bounded.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -27,6 +28,8 @@ impl Conn {
         }
         if !o.cursors.contains_key(video_id) {
             o.make_room();
+            let cursor = o.new_cursor(video_id);
+            o.cursors.insert(video_id.clone(), cursor);
         }
         let c = o.cursors.entry(video_id.clone()).or_default();
         c.task_scope = true;
@@ -116,7 +119,7 @@ impl Conn {
     pub fn clear_user_scope(&self) -> bool {
         let mut o = self.lock();
         let had = o.user_since.take().is_some();
-        o.cursors.retain(|_, c| c.task_scope);
+        o.forget(|c| c.task_scope);
         had
     }
 
@@ -152,14 +155,13 @@ impl Outbox {
         }
         c.task_scope = false;
         c.held = None;
-        // A finished task's cursor stays (until `make_room` needs the space): a user
-        // subscription this socket starts later may still get the task's last frames live,
-        // and without the cursor it would take them as new and send them twice (the chaos
-        // run saw a resumed task's terminal frame twice, once replayed, once live).
-        let finished = c.terminal;
+        // Forgotten, not lost: a user subscription this socket starts later may still get
+        // the task's last frames live, and must not send them twice (the chaos run saw a
+        // resumed task's terminal frame twice, once replayed, once live; `forget_one` keeps
+        // the seq the socket had).
         self.task_subs = self.task_subs.saturating_sub(1);
-        if !user && !finished {
-            self.cursors.remove(video_id);
+        if !user {
+            self.forget_one(video_id);
         }
         true
     }
@@ -172,7 +174,7 @@ impl Outbox {
         if self.cursors.len() < self.cursor_cap {
             return;
         }
-        self.cursors.retain(|_, c| c.task_scope || !c.terminal);
+        self.forget(|c| c.task_scope || !c.terminal);
         if self.cursors.len() < self.cursor_cap {
             return;
         }
@@ -187,7 +189,62 @@ impl Outbox {
         }
         let mid = ages.len() / 2;
         let (_, &mut cut, _) = ages.select_nth_unstable(mid);
-        self.cursors.retain(|_, c| c.task_scope || c.last > cut);
+        self.forget(|c| c.task_scope || c.last > cut);
         metrics::counter!("taskhub_ws_cursors_forgotten_total").increment(1);
     }
+
+    /// Drops the cursors `keep` refuses, noting what each had (see `Outbox::forgotten`).
+    fn forget(&mut self, keep: impl Fn(&Cursor) -> bool) {
+        let cap = self.cursor_cap;
+        let mut forgotten = self.forgotten.take().unwrap_or_default();
+        self.cursors.retain(|k, c| {
+            if keep(c) {
+                return true;
+            }
+            note(&mut forgotten, cap, k, c.delivered);
+            false
+        });
+        self.forgotten = (!forgotten.is_empty()).then_some(forgotten);
+    }
+
+    /// Drops one task's cursor, noting what it had.
+    fn forget_one(&mut self, video_id: &str) {
+        if let Some(c) = self.cursors.remove(video_id) {
+            let cap = self.cursor_cap;
+            let forgotten = self.forgotten.get_or_insert_with(Default::default);
+            note(forgotten, cap, video_id, c.delivered);
+        }
+    }
+
+    /// A cursor for a task that has none: from what the socket had of it if it was forgotten.
+    pub(super) fn new_cursor(&mut self, video_id: &str) -> Cursor {
+        let h = task_hash(video_id);
+        let delivered = self
+            .forgotten
+            .as_mut()
+            .and_then(|f| {
+                let i = f.iter().rposition(|(k, _)| *k == h)?;
+                f.remove(i).map(|(_, seq)| seq)
+            })
+            .unwrap_or(0);
+        Cursor {
+            delivered,
+            ..Cursor::default()
+        }
+    }
+}
+
+fn note(forgotten: &mut VecDeque<(u64, i64)>, cap: usize, video_id: &str, delivered: i64) {
+    if delivered == 0 {
+        return; // nothing sent: nothing to remember
+    }
+    if forgotten.len() >= cap {
+        forgotten.pop_front();
+    }
+    forgotten.push_back((task_hash(video_id), delivered));
+}
+
+fn task_hash(video_id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(video_id)
 }
