@@ -222,7 +222,8 @@ pub fn verify_signature(
     if !matched {
         return Err(SignatureError::Mismatch);
     }
-    if (now_secs - ts).abs() > tolerance_secs {
+    // In i128: `t` is whatever the header says, and `now - t` may not fit an i64.
+    if (i128::from(now_secs) - i128::from(ts)).abs() > i128::from(tolerance_secs) {
         return Err(SignatureError::Stale);
     }
     Ok(())
@@ -274,6 +275,33 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// Found by `fuzz/fuzz_targets/stripe_signature.rs`: `now - t` overflowed an i64 for a
+    /// signed `t` far from now (a panic with overflow checks; without them, a wrapped
+    /// difference of `i64::MIN` stayed negative after `abs` and passed as fresh).
+    #[test]
+    fn a_timestamp_beyond_i64_arithmetic_is_stale() {
+        let body = b"{}";
+        for (t, now) in [
+            (5_763_027_892, i64::MIN + 1_763_027_892),
+            (i64::MIN, 0),
+            (i64::MIN, 1_763_027_892),
+            (i64::MAX, -1),
+            (1_000 + i64::MIN, 1_000),
+        ] {
+            let h = sign(body, SECRET, t);
+            assert_eq!(
+                verify_signature(body, &h, SECRET, now, 300),
+                Err(SignatureError::Stale),
+                "t={t} now={now}"
+            );
+        }
+        let h = sign(body, SECRET, i64::MIN);
+        assert_eq!(
+            verify_signature(body, &h, SECRET, i64::MIN + 300, 300),
+            Ok(())
+        );
     }
 
     #[test]

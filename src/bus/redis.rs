@@ -316,24 +316,50 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
     }
 }
 
-fn deliver(inner: &Inner, msg: redis::Msg) {
-    let Some(user_id) = msg.get_channel_name().strip_prefix(CHANNEL_PREFIX) else {
-        return;
+/// What one pub/sub message on a user's channel says.
+#[derive(Debug)]
+pub enum Received<'a> {
+    /// [`CLOSE_USER_MESSAGE`]: close this user's sockets (the user id from the channel).
+    CloseUser(&'a str),
+    /// A task event of the channel's user.
+    Event(BusEvent),
+}
+
+/// Reads one message as it comes off Redis (its channel name and payload bytes): `None` for a
+/// channel that is not a user's, an error for a payload that is neither the close message nor
+/// a UTF-8 event envelope. Pure, so it is fuzzed (`fuzz/fuzz_targets/bus_message.rs`).
+pub fn decode<'a>(channel: &'a str, payload: &[u8]) -> Option<anyhow::Result<Received<'a>>> {
+    let user_id = channel.strip_prefix(CHANNEL_PREFIX)?;
+    let text = match std::str::from_utf8(payload) {
+        Ok(text) => text,
+        Err(e) => {
+            return Some(Err(
+                anyhow::Error::new(e).context("bus message is not UTF-8")
+            ))
+        }
     };
-    let text = msg.get_payload::<String>().map_err(anyhow::Error::new);
-    if let (Ok(CLOSE_USER_MESSAGE), Some(sink)) = (text.as_deref(), inner.sink()) {
-        sink.close_user(user_id);
-        return;
+    if text == CLOSE_USER_MESSAGE {
+        return Some(Ok(Received::CloseUser(user_id)));
     }
-    let parsed = text.and_then(|text| BusEvent::parse(user_id, text));
-    match parsed {
-        Ok(event) => {
+    Some(BusEvent::parse(user_id, text.to_string()).map(Received::Event))
+}
+
+fn deliver(inner: &Inner, msg: redis::Msg) {
+    let channel = msg.get_channel_name();
+    match decode(channel, msg.get_payload_bytes()) {
+        None => {}
+        Some(Ok(Received::CloseUser(user_id))) => {
+            if let Some(sink) = inner.sink() {
+                sink.close_user(user_id);
+            }
+        }
+        Some(Ok(Received::Event(event))) => {
             if let Some(sink) = inner.sink() {
                 sink.deliver(Arc::new(event));
             }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, channel = msg.get_channel_name(), "ignoring a malformed bus message")
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, channel, "ignoring a malformed bus message")
         }
     }
 }
@@ -397,5 +423,30 @@ async fn wait_draining(
             _ = &mut sleep => return true,
             cmd = rx.recv() => if cmd.is_none() { return false },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_reads_user_channels_only() {
+        let frame =
+            r#"{"type":"taskProgress","timestamp":5,"payload":{"videoId":"video_1","seq":2}}"#;
+        match decode("taskhub:user:u1", frame.as_bytes()) {
+            Some(Ok(Received::Event(ev))) => {
+                assert_eq!((&*ev.user_id, &*ev.video_id, ev.seq), ("u1", "video_1", 2));
+                assert_eq!(ev.frame.as_str(), frame);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decode("taskhub:user:u1", CLOSE_USER_MESSAGE.as_bytes()),
+            Some(Ok(Received::CloseUser("u1")))
+        ));
+        assert!(decode("taskhub:other", frame.as_bytes()).is_none());
+        assert!(matches!(decode("taskhub:user:u1", b"\xff{}"), Some(Err(_))));
+        assert!(matches!(decode("taskhub:user:u1", b"{}"), Some(Err(_))));
     }
 }

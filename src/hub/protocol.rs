@@ -79,6 +79,12 @@ struct RawFrame {
     request_id: Option<Value>,
 }
 
+/// Only a string or a number is echoed as `requestId` (never an object or array a client
+/// could make as large as a frame), on success and on failure alike.
+fn echoable(request_id: &Value) -> bool {
+    request_id.is_string() || request_id.is_number()
+}
+
 /// Parses a text frame. On failure, the error comes with the frame's `requestId` when it
 /// could be read, so the `error` reply still answers the request.
 pub fn parse_client(text: &str) -> Result<ClientFrame, (Option<Value>, WsError)> {
@@ -87,12 +93,13 @@ pub fn parse_client(text: &str) -> Result<ClientFrame, (Option<Value>, WsError)>
         Err(_) => {
             let request_id = serde_json::from_str::<Value>(text)
                 .ok()
-                .and_then(|v| v.get("requestId").cloned());
+                .and_then(|v| v.get("requestId").cloned())
+                .filter(echoable);
             let msg = "expected a JSON envelope {\"type\", \"payload\", \"requestId\"?}";
             return Err((request_id, WsError::bad_frame(msg)));
         }
     };
-    let request_id = raw.request_id.filter(|v| v.is_string() || v.is_number());
+    let request_id = raw.request_id.filter(echoable);
     let Some(type_str) = raw.kind.as_str() else {
         return Err((request_id, WsError::bad_frame("`type` must be a string")));
     };
@@ -338,6 +345,20 @@ mod tests {
         let f = parse_client(r#"{"type":"subscribe_task","payload":{"sinceSeq":-1}}"#).unwrap();
         assert_eq!(f.str_field("videoId").unwrap_err().code, "validationFailed");
         assert_eq!(f.opt_seq("sinceSeq").unwrap_err().code, "validationFailed");
+    }
+
+    /// Found by `fuzz/fuzz_targets/ws_frame.rs`: a frame that failed to parse echoed any
+    /// `requestId`, objects included, while a parsed one kept only strings and numbers.
+    #[test]
+    fn a_bad_frame_echoes_only_a_string_or_number_request_id() {
+        let (id, e) = parse_client(r#"{"typepayloqd":"x","requestId":{},"t":1}"#).unwrap_err();
+        assert_eq!((id, e.code), (None, "badFrame"));
+        let (id, _) = parse_client(r#"{"requestId":[1,2,3]}"#).unwrap_err();
+        assert_eq!(id, None);
+        let (id, _) = parse_client(r#"{"requestId":"r9","payload":[]}"#).unwrap_err();
+        assert_eq!(id, Some(json!("r9")));
+        let (id, _) = parse_client(r#"{"type":"fly","requestId":{"a":1}}"#).unwrap_err();
+        assert_eq!(id, None);
     }
 
     #[test]
