@@ -68,7 +68,9 @@ impl Conn {
         for ev in held {
             ok &= o.push_ordered(&ev, true);
         }
-        let ended = o.cursors.get(video_id).is_some_and(|c| c.terminal);
+        // No cursor left: a terminal frame (replayed or held) ended the subscription and its
+        // cursor went with it (the socket has no user subscription); it has ended all the same.
+        let ended = o.cursors.get(video_id).is_none_or(|c| c.terminal);
         if ended {
             o.end_task_scope(video_id);
         }
