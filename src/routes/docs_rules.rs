@@ -99,14 +99,12 @@ fn rate_limited() -> Value {
     r
 }
 
-/// An empty numeric or boolean query value (`?page=`, `?featured=`, as HTML forms send)
-/// means its default (`routes::tasks::parse_range`, the showcase's `featured`), so the
-/// document allows it.
+/// An empty numeric query value (`?page=`, as HTML forms send) means its default
+/// (`routes::tasks::parse_range`), so the document allows it.
 fn empty_means_default(op: &mut Value) {
     let params = op.get_mut("parameters").and_then(Value::as_array_mut);
     for p in params.into_iter().flatten() {
-        let typed = matches!(p["schema"]["type"].as_str(), Some("integer" | "boolean"));
-        if p["in"] == "query" && typed {
+        if p["in"] == "query" && p["schema"]["type"] == "integer" {
             let number = p["schema"].take();
             p["schema"] = json!({"anyOf": [number, {"type": "string", "maxLength": 0}]});
         }

@@ -53,7 +53,7 @@ struct VideosQuery {
     #[param(value_type = Option<String>, max_length = 40)]
     category: Option<String>,
     /// `true`: only featured videos; `false` or empty: all.
-    #[param(value_type = Option<bool>)]
+    #[param(value_type = Option<String>, pattern = "^(true|false)?$")]
     featured: Option<String>,
 }
 
