@@ -44,7 +44,7 @@ use crate::bus::{BusEvent, BusSink};
 use crate::domain::lifecycle::{EventType, TaskChange, TaskResult, TaskStatus};
 use crate::domain::TaskEvent;
 use crate::secret::Secret;
-use crate::store::{NewTask, NewUser, Store};
+use crate::store::{NewUser, Store};
 
 const TASKS: usize = 3;
 const CLIENTS: usize = 2;
@@ -452,21 +452,7 @@ impl Rig {
         for t in 0..TASKS {
             let (task, event) = rig
                 .store
-                .create_task(NewTask {
-                    user_id: user.id.clone(),
-                    provider: "simulator".into(),
-                    kind: "textToVideo".into(),
-                    model: "sora-2".into(),
-                    prompt: "p".into(),
-                    seconds: 4,
-                    size: "720x1280".into(),
-                    quality: "standard".into(),
-                    reference_image_url: None,
-                    input_image: None,
-                    webhook_url: None,
-                    retry_of: None,
-                    price: 0,
-                })
+                .create_task(super::tests::sample_task(&user.id))
                 .await
                 .unwrap();
             rig.by_id.insert(task.id.clone(), t);

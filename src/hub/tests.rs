@@ -263,6 +263,25 @@ async fn next(rx: &mut tokio::sync::mpsc::Receiver<Message>) -> Value {
     }
 }
 
+/// A free text-to-video task of `user_id` for the simulator (the hub tests' fixture).
+pub(super) fn sample_task(user_id: &str) -> NewTask {
+    NewTask {
+        user_id: user_id.to_string(),
+        provider: "simulator".into(),
+        kind: "textToVideo".into(),
+        model: "sora-2".into(),
+        prompt: "p".into(),
+        seconds: 4,
+        size: "720x1280".into(),
+        quality: "standard".into(),
+        reference_image_url: None,
+        input_image: None,
+        webhook_url: None,
+        retry_of: None,
+        price: 0,
+    }
+}
+
 async fn test_hub() -> (Hub, Store, JwtKeys, MemoryBus) {
     let store = Store::connect("sqlite::memory:", 1).await.unwrap();
     store.migrate().await.unwrap();
@@ -293,22 +312,7 @@ async fn a_session_over_channels() {
         })
         .await
         .unwrap();
-    let new = NewTask {
-        user_id: user.id.clone(),
-        provider: "simulator".into(),
-        kind: "textToVideo".into(),
-        model: "sora-2".into(),
-        prompt: "p".into(),
-        seconds: 4,
-        size: "720x1280".into(),
-        quality: "standard".into(),
-        reference_image_url: None,
-        input_image: None,
-        webhook_url: None,
-        retry_of: None,
-        price: 0,
-    };
-    let (task, _) = store.create_task(new).await.unwrap();
+    let (task, _) = store.create_task(sample_task(&user.id)).await.unwrap();
     let (token, _) = jwt.issue(&user.id, "ann").unwrap();
 
     let (to_server, rx) = tokio::sync::mpsc::channel::<Result<Message, std::io::Error>>(16);
