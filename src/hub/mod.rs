@@ -19,6 +19,7 @@
 
 pub mod admission;
 pub mod commands;
+mod cursor_map;
 pub mod lean_io;
 #[cfg(test)]
 mod memory_tests;

@@ -13,10 +13,11 @@
 //! that still overflows closes the socket with 4002 so the client resubscribes with
 //! `sinceSeq` and reads the rest from the event log.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
-use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::bus::BusEvent;
@@ -79,7 +80,7 @@ pub struct Outbox {
     pub(super) cap: usize,
     pub(super) coalesce: bool,
     pub(super) state: State,
-    pub(super) cursors: HashMap<Arc<str>, Cursor, rustc_hash::FxBuildHasher>,
+    pub(super) cursors: super::cursor_map::CursorMap,
     /// Cursors kept before the user subscription's least recently active ones are forgotten.
     pub(super) cursor_cap: usize,
     pub(super) task_subs: usize,
@@ -100,8 +101,46 @@ pub struct Outbox {
 pub struct Conn {
     pub id: u64,
     pub(super) out: Mutex<Outbox>,
-    pub(super) wake_writer: Notify,
-    wake_reader: Notify,
+    wake: Wake,
+}
+
+/// Wake-ups for the socket's task. Its reader and its writer run in that one task
+/// (`session::run`), so one waker serves both, and a flag each says which of them has
+/// something to do. Like a `Notify` permit, a wake-up given while nobody waits is kept (once)
+/// for the next wait. Two `Notify`s and their two `Notified` futures took about 200 bytes a
+/// socket; this takes 32.
+struct Wake {
+    waker: futures_util::task::AtomicWaker,
+    flags: AtomicU8,
+}
+
+const WRITER: u8 = 1;
+const READER: u8 = 2;
+
+impl Wake {
+    fn new() -> Self {
+        Self {
+            waker: futures_util::task::AtomicWaker::new(),
+            flags: AtomicU8::new(0),
+        }
+    }
+
+    fn notify(&self, who: u8) {
+        self.flags.fetch_or(who, Ordering::AcqRel);
+        self.waker.wake();
+    }
+
+    fn poll(&self, who: u8, cx: &mut Context<'_>) -> Poll<()> {
+        if self.flags.fetch_and(!who, Ordering::AcqRel) & who != 0 {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A wake-up between the check and the registration went to the old waker, if any.
+        if self.flags.fetch_and(!who, Ordering::AcqRel) & who != 0 {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
 }
 
 impl Conn {
@@ -115,15 +154,14 @@ impl Conn {
                 cap: cap.max(4),
                 coalesce,
                 state: State::Open,
-                cursors: HashMap::default(),
+                cursors: Default::default(),
                 cursor_cap: cursor_cap.max(1),
                 task_subs: 0,
                 owner: None,
                 user_since: None,
                 forgotten: None,
             }),
-            wake_writer: Notify::new(),
-            wake_reader: Notify::new(),
+            wake: Wake::new(),
         }
     }
 
@@ -172,10 +210,9 @@ impl Conn {
     pub(super) fn after_push(&self, was_empty: bool, ok: bool) -> bool {
         if !ok {
             crate::ops::metrics::get().ws_slow_closed.increment(1);
-            self.wake_writer.notify_one();
-            self.wake_reader.notify_one();
+            self.wake.notify(WRITER | READER);
         } else if was_empty {
-            self.wake_writer.notify_one();
+            self.wake.notify(WRITER);
         }
         ok
     }
@@ -187,14 +224,13 @@ impl Conn {
             o.state = State::Closing(code, reason);
         }
         drop(o);
-        self.wake_writer.notify_one();
+        self.wake.notify(WRITER);
     }
 
     /// Stops everything now (peer gone, write failed).
     pub fn kill(&self) {
         self.lock().state = State::Dead;
-        self.wake_writer.notify_one();
-        self.wake_reader.notify_one();
+        self.wake.notify(WRITER | READER);
     }
 
     pub(super) fn set_close_sent(&self) {
@@ -203,11 +239,19 @@ impl Conn {
             o.state = State::CloseSent;
         }
         drop(o);
-        self.wake_reader.notify_one();
+        self.wake.notify(READER);
     }
 
+    /// Resolves once the reader has something to act on (a state change), or at once if it
+    /// was told so while not waiting. Only the socket's own task may wait here.
     pub async fn reader_woken(&self) {
-        self.wake_reader.notified().await
+        std::future::poll_fn(|cx| self.wake.poll(READER, cx)).await
+    }
+
+    /// Resolves once there is something to write (or a state change), or at once if the
+    /// writer was told so while not waiting. Only the socket's own task may wait here.
+    pub(super) async fn writer_woken(&self) {
+        std::future::poll_fn(|cx| self.wake.poll(WRITER, cx)).await
     }
 
     #[cfg(test)]
@@ -279,7 +323,7 @@ impl Outbox {
             return true;
         }
         let (taken, pushed) = (self.taken, self.pushed);
-        let Some(c) = self.cursors.get_mut(&*ev.video_id) else {
+        let Some(c) = self.cursors.get_mut(&ev.video_id) else {
             return true;
         };
         if ev.seq <= c.delivered {

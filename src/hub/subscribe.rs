@@ -31,7 +31,7 @@ impl Conn {
             let cursor = o.new_cursor(video_id);
             o.cursors.insert(video_id.clone(), cursor);
         }
-        let c = o.cursors.entry(video_id.clone()).or_default();
+        let c = o.cursors.get_or_default(video_id);
         c.task_scope = true;
         c.held.get_or_insert_with(Default::default);
         Ok(())

@@ -29,7 +29,7 @@ where
             continue;
         }
         match state {
-            State::Open => conn.wake_writer.notified().await,
+            State::Open => conn.writer_woken().await,
             State::Closing(code, reason) => {
                 return Box::pin(write_close(conn, sink, code, reason, write_timeout)).await;
             }
