@@ -253,11 +253,12 @@ impl HubInner {
     }
 
     /// Reads a task's missing events from the log after [`order::GAP_WAIT`] (unless the
-    /// straggler came meanwhile) and fans out what the gap held. Retries a failed read a few
-    /// times, then lets the held events go (the sockets resync with `sinceSeq`).
+    /// straggler came meanwhile) and fans out what the gap held. Retries a failed read for
+    /// about 30 s ([`gap_retry_delays`]), holding the events meanwhile, then lets the held
+    /// events go (the gap is then the client's to see and resync with `sinceSeq`).
     async fn fill_gap(self: Arc<Self>, video_id: Arc<str>) {
-        for attempt in 0..5u32 {
-            tokio::time::sleep(order::GAP_WAIT * (attempt + 1)).await;
+        for delay in gap_retry_delays() {
+            tokio::time::sleep(delay).await;
             let Some(last) = self.order.gap_open(&video_id) else {
                 self.order.filled(&video_id, Vec::new(), false);
                 return;
@@ -285,6 +286,25 @@ impl HubInner {
             self.fan_out(&ev, true);
         }
     }
+}
+
+/// Waits before each read of a gap from the log: [`order::GAP_WAIT`], then doubling up to 2 s,
+/// about 30 s in all. A PostgreSQL restart keeps the log unreadable for seconds: the large
+/// chaos run restarted it eight times, and the first retries (five, 2.25 s in all) gave up
+/// four times and let the held frames go out past a gap (RELIABILITY.md).
+fn gap_retry_delays() -> impl Iterator<Item = Duration> {
+    let cap = Duration::from_secs(2);
+    let mut next = order::GAP_WAIT;
+    let mut total = Duration::ZERO;
+    std::iter::from_fn(move || {
+        if total >= Duration::from_secs(30) {
+            return None;
+        }
+        let d = next;
+        total += d;
+        next = (next * 2).min(cap);
+        Some(d)
+    })
 }
 
 impl BusSink for HubInner {
@@ -335,5 +355,25 @@ pub(crate) fn text_of(frame: &crate::domain::Frame) -> tokio_tungstenite::tungst
     // are valid UTF-8 (its `as_str` checks that again in every test that reads a frame).
     unsafe {
         tokio_tungstenite::tungstenite::Utf8Bytes::from_bytes_unchecked(frame.clone().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod gap_retry_tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_is_read_again_for_about_thirty_seconds_before_its_frames_go_out() {
+        let delays: Vec<Duration> = gap_retry_delays().collect();
+        let total: Duration = delays.iter().sum();
+        // Longer than the longest outage window of a PostgreSQL restart in the chaos runs
+        // (13 s), with room; the first read still comes after GAP_WAIT.
+        assert!(
+            total >= Duration::from_secs(30) && total < Duration::from_secs(33),
+            "{total:?}"
+        );
+        assert_eq!(delays[0], order::GAP_WAIT);
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(2)));
+        assert!(delays.windows(2).all(|w| w[1] >= w[0]));
     }
 }
