@@ -73,6 +73,9 @@ fn terminal(r: &mut Report, tasks: &HashMap<String, TaskRow>) {
     counts.sort();
     r.lines
         .push(format!("chaos: tasks {} by status {counts:?}", tasks.len()));
+    // Each committed event takes the next seq, so the seqs add up to the events committed.
+    let events: i64 = tasks.values().map(|t| t.seq).sum();
+    r.lines.push(format!("chaos: events committed {events}"));
 }
 
 /// Each task the workload created reads back over REST as the database has it.

@@ -49,6 +49,13 @@ struct Args {
     users: usize,
     #[arg(long, default_value_t = 200)]
     watchers: usize,
+    /// Shortest and longest life (ms) of a watcher's connection before it drops on purpose
+    /// and resumes. Scale it with the number of watchers: each reconnect is a WebSocket
+    /// sign-in, so `watchers / mean life` is the sign-in rate the nodes see.
+    #[arg(long, default_value_t = 2000)]
+    watcher_life_min_ms: u64,
+    #[arg(long, default_value_t = 10_000)]
+    watcher_life_max_ms: u64,
     /// Seconds over which the tasks are created.
     #[arg(long, default_value_t = 60)]
     create_secs: u64,
@@ -184,7 +191,7 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         nodes.push(AsyncMutex::new(node));
         redis_relays.push(relay);
     }
-    let mut nginx = procs::nginx(&out, nginx_port, &node_ports)?;
+    let mut nginx = procs::nginx(&out, nginx_port, &node_ports, args.watchers)?;
     nginx.start().await?;
     println!(
         "chaos: 3 nodes {node_ports:?} behind nginx :{nginx_port}, database {db}, logs in {}",
@@ -207,6 +214,12 @@ async fn run(args: Args) -> anyhow::Result<usize> {
         clock,
         calm: CancellationToken::new(),
         stop: stop.clone(),
+        // First connections spread over 2 ms per watcher (10 s for 5,000), not all at once.
+        start_spread_ms: args.watchers as u64 * 2,
+        life_ms: (
+            args.watcher_life_min_ms,
+            args.watcher_life_max_ms.max(args.watcher_life_min_ms + 1),
+        ),
     });
     let watchers: Vec<Arc<Watcher>> = (0..args.watchers)
         .map(|i| Arc::new(Watcher::new(i, args.users)))
@@ -253,13 +266,23 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     ctx.calm.cancel();
 
     let store = taskhub::store::Store::connect(&db_url, 4).await?;
-    settle(
-        &store,
-        &reg,
-        &watchers,
-        Duration::from_secs(args.max_seconds / 2),
-    )
-    .await;
+    // Settling may use the run's time up to four fifths of --max-seconds (at least a minute):
+    // the rest is for the checker, so a run that cannot settle still prints its report.
+    let settle_until = Duration::from_secs(args.max_seconds * 4 / 5);
+    let settle_for = settle_until
+        .saturating_sub(Duration::from_millis(clock.ms()))
+        .max(Duration::from_secs(60));
+    let settled = settle(&store, &reg, &watchers, settle_for).await;
+    println!(
+        "chaos: {} at {:.1}s",
+        match settled {
+            Ok(()) => "settled".to_string(),
+            Err((open, waiting)) => format!(
+                "did not settle ({open} tasks not ended, {waiting} watchers short of an end)"
+            ),
+        },
+        clock.ms() as f64 / 1000.0
+    );
     stop.cancel();
     let samples = match sampler {
         Some(s) => s.await.unwrap_or_default(),
@@ -320,15 +343,16 @@ async fn run(args: Args) -> anyhow::Result<usize> {
     Ok(violations.len())
 }
 
-/// Waits until every task has ended and every watcher has seen the end of what it follows.
+/// Waits until every task has ended and every watcher has seen the end of what it follows;
+/// past `limit`, returns how many tasks had not ended and how many watchers were short.
 async fn settle(
     store: &taskhub::store::Store,
     reg: &Registry,
     watchers: &[Arc<Watcher>],
     limit: Duration,
-) {
+) -> Result<(), (i64, usize)> {
     let start = Instant::now();
-    while start.elapsed() < limit {
+    loop {
         let open: Result<(i64,), _> = sqlx::query_as(
             "SELECT COUNT(*) FROM tasks WHERE status NOT IN ('completed', 'failed', 'cancelled')",
         )
@@ -336,7 +360,10 @@ async fn settle(
         .await;
         let waiting = watchers.iter().filter(|w| !w.done(reg)).count();
         if matches!(open, Ok((0,))) && waiting == 0 {
-            return;
+            return Ok(());
+        }
+        if start.elapsed() >= limit {
+            return Err((open.map_or(-1, |(n,)| n), waiting));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -375,6 +402,13 @@ fn node(
         .env("TASKHUB_PROVIDER_TIMEOUT_MS", "5000")
         .env("TASKHUB_PROVIDER_MAX_RETRIES", "1")
         .env("TASKHUB_SIGNUP_BONUS_CREDITS", "1000000")
+        // The watchers keep the access token they signed in with (they do not refresh it):
+        // it must outlive the run. The first large run, past the default 15 minutes, saw
+        // every reconnect refused with 4001 (token expired) from then on.
+        .env(
+            "TASKHUB_ACCESS_TOKEN_TTL_SECS",
+            (args.max_seconds + 600).to_string(),
+        )
         .env("TASKHUB_WS_COALESCE_PROGRESS", "false")
         .env("TASKHUB_WS_MAX_SOCKETS_PER_USER", "1000")
         .env("TASKHUB_WS_MAX_FRAMES_PER_SEC", "1000")

@@ -120,21 +120,30 @@ impl Proc {
 }
 
 /// nginx in front of the nodes: round robin, no stickiness, WebSocket upgrades passed on,
-/// a failed upstream tried on the next one for requests nginx may repeat.
-pub fn nginx(dir: &Path, port: u16, nodes: &[u16]) -> anyhow::Result<Proc> {
+/// a failed upstream tried on the next one for requests nginx may repeat. `sockets`: the
+/// watcher sockets it must hold (each takes two connections, client and upstream).
+pub fn nginx(dir: &Path, port: u16, nodes: &[u16], sockets: usize) -> anyhow::Result<Proc> {
+    // The first large run had 8,192 here: 5,000 watchers need 10,000 connections, nginx
+    // refused the rest, marked every node failed and answered "no live upstreams" (502) to
+    // most task creations. Sized with room for REST calls and reconnects in flight.
+    let connections = (sockets * 2 + 4096).max(8192);
+    // An upstream is marked failed for 2 s after 3 failures (a killed node refuses at once);
+    // 1 failure was enough to take all three out during a burst of reconnects.
     let root = dir.join("nginx");
     std::fs::create_dir_all(root.join("tmp"))?;
     let servers: String = nodes
         .iter()
-        .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
+        .map(|p| format!("    server 127.0.0.1:{p} max_fails=3 fail_timeout=2s;\n"))
         .collect();
     let r = root.display();
+    let files = connections + 1024;
     let conf = format!(
         "worker_processes 1;
+worker_rlimit_nofile {files};
 daemon off;
 pid {r}/nginx.pid;
 error_log {r}/error.log warn;
-events {{ worker_connections 8192; }}
+events {{ worker_connections {connections}; }}
 http {{
   access_log off;
   client_body_temp_path {r}/tmp/body;
@@ -154,7 +163,7 @@ http {{
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_connect_timeout 1s;
+      proxy_connect_timeout 3s;
       proxy_read_timeout 3600s;
       proxy_next_upstream error timeout http_502 http_503;
     }}

@@ -47,6 +47,10 @@ pub struct Ctx {
     /// Cancelled when watchers should stop dropping on purpose (the settle phase).
     pub calm: CancellationToken,
     pub stop: CancellationToken,
+    /// Shortest and longest life (ms) of a connection before it drops on purpose.
+    pub life_ms: (u64, u64),
+    /// Each watcher's first connection waits a random part of this (ms).
+    pub start_spread_ms: u64,
 }
 
 impl Watcher {
@@ -88,6 +92,7 @@ impl Watcher {
     }
 
     pub async fn run(self: Arc<Self>, ctx: Arc<Ctx>) {
+        tokio::time::sleep(Duration::from_millis(rnd(0, ctx.start_spread_ms))).await;
         while !ctx.stop.is_cancelled() {
             self.connects.fetch_add(1, Ordering::Relaxed);
             let why = match self.session(&ctx).await {
@@ -114,7 +119,7 @@ impl Watcher {
         let lifetime = if ctx.calm.is_cancelled() {
             3_600_000
         } else {
-            rnd(2000, 10_000)
+            rnd(ctx.life_ms.0, ctx.life_ms.1)
         };
         let drop_at = tokio::time::Instant::now() + Duration::from_millis(lifetime);
         let mut tick = tokio::time::interval(Duration::from_millis(300));
@@ -138,7 +143,23 @@ impl Watcher {
                     match msg {
                         Message::Text(t) => {
                             let v: Value = serde_json::from_str(&t)?;
-                            if v["type"] == "authSuccess" && !authed {
+                            if v["type"] == "error" {
+                                // A refused subscription (its requestId is the task's id),
+                                // e.g. the task could not be read while PostgreSQL
+                                // restarted: task mode asks again on the next tick. Without this, a
+                                // watcher whose subscription failed in the last fault waited
+                                // for the task until the run's limit (the large run).
+                                self.frame(ctx, &v);
+                                if let Some(id) = v["requestId"].as_str() {
+                                    asked.remove(id);
+                                    // User mode has no tick: resume everything on a new
+                                    // connection instead.
+                                    if !self.task_mode {
+                                        let _ = ws.close(None).await;
+                                        return Ok("a resubscription was refused".into());
+                                    }
+                                }
+                            } else if v["type"] == "authSuccess" && !authed {
                                 authed = true;
                                 // Resume what we follow first, then the user subscription.
                                 for frame in self.subscriptions(ctx, &mut asked) {
@@ -187,7 +208,8 @@ impl Watcher {
             if t.last > 0 {
                 payload["sinceSeq"] = json!(t.last);
             }
-            out.push(json!({ "type": "subscribe_task", "payload": payload }));
+            // The task's id as requestId: an `error` reply names the task it refused.
+            out.push(json!({ "type": "subscribe_task", "payload": payload, "requestId": id }));
         }
         out
     }
@@ -218,7 +240,7 @@ impl Watcher {
             "error" => {
                 let code = p["code"].as_str().unwrap_or("?");
                 if code == "forbidden" || code == "notFound" {
-                    let id = p["videoId"].as_str().unwrap_or("?").to_string();
+                    let id = v["requestId"].as_str().unwrap_or("?").to_string();
                     let t = tracks.entry(id).or_default();
                     t.violations
                         .push(format!("{at} ms: own task refused with {code}"));

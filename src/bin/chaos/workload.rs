@@ -21,6 +21,9 @@ pub struct Registry {
     pub users: Vec<User>,
     /// `(user index, videoId)` of every task the workload was told was created.
     tasks: Mutex<Vec<(usize, String)>>,
+    /// The same tasks by user: task-mode watchers look theirs up every 300 ms, and a scan of
+    /// every task would cost the large run's load generator a core.
+    by_user: Mutex<std::collections::HashMap<usize, Vec<String>>>,
     pub create_failures: Mutex<Vec<String>>,
 }
 
@@ -33,11 +36,8 @@ impl Registry {
     }
 
     pub fn tasks_of(&self, user: usize) -> Vec<String> {
-        let all = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
-        all.iter()
-            .filter(|(u, _)| *u == user)
-            .map(|(_, id)| id.clone())
-            .collect()
+        let by_user = self.by_user.lock().unwrap_or_else(|p| p.into_inner());
+        by_user.get(&user).cloned().unwrap_or_default()
     }
 
     pub fn all_tasks(&self) -> Vec<(usize, String)> {
@@ -130,6 +130,12 @@ async fn create_one(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push((user, id.clone()));
+    reg.by_user
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(user)
+        .or_default()
+        .push(id.clone());
     if cancel {
         tokio::time::sleep(Duration::from_millis(rnd(300, 3000))).await;
         let path = format!("/api/video/tasks/{id}/cancel");
