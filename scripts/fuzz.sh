@@ -7,34 +7,54 @@
 #   scripts/fuzz.sh 300        # every target for 300 s
 #   FUZZ_TARGETS="ws_frame bus_message" scripts/fuzz.sh 60
 #   FUZZ_GROW_CORPUS=1 scripts/fuzz.sh 600   # new inputs go into fuzz/corpus/ (then cmin them)
+#   scripts/fuzz.sh --shared 30   # what CI runs: the same targets, built on the test suite's build
 #
-# Needs the nightly toolchain (`rustup toolchain install nightly`). cargo-fuzz is installed
-# into target/tools on first use. Builds go to fuzz/target whatever $CARGO_TARGET_DIR says, so
-# they never share or lock the main build. By default the committed corpus is only read: new
-# inputs go to fuzz/target/corpus-run/<target>. Prints one summary line per target and exits 1
-# if any target crashed, naming the input that did it (replay it with
-# `cargo +nightly fuzz run --fuzz-dir fuzz <target> <file>`).
+# Two ways to build the same targets (fuzz/fuzz_targets/*.rs):
+# - default: `cargo fuzz` from fuzz/ (its own workspace, builds in fuzz/target whatever
+#   $CARGO_TARGET_DIR says). Every crate is instrumented and built with AddressSanitizer, so
+#   the first build takes about an hour on a 2-core machine. Needs the nightly toolchain;
+#   cargo-fuzz is installed into target/tools on first use.
+# - --shared: the targets as examples of the main package (feature `fuzzing`), in the main target
+#   dir, on the stable toolchain: scripts/fuzz-rustc adds libFuzzer's coverage instrumentation
+#   to taskhub and the targets only, so the dependencies the test suite built are reused and
+#   the build takes a few minutes. No AddressSanitizer (taskhub has no unsafe code to check);
+#   coverage feedback comes from taskhub's code alone. This is CI's bounded run.
+#
+# By default the committed corpus is only read: new inputs go to fuzz/target/corpus-run/<target>.
+# Prints one summary line per target and exits 1 if any target crashed, naming the input that
+# did it (replay it by running the target's binary on that file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+shared=0
+if [ "${1:-}" = "--shared" ]; then
+  shared=1
+  shift
+fi
 secs="${1:-30}"
 case "$secs" in
-  '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
+  '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [--shared] [SECONDS]" >&2; exit 2 ;;
 esac
 targets="${FUZZ_TARGETS:-ws_frame bus_message task_input stripe_signature}"
 cargo_fuzz_version="0.13.2"
 
-tools="$PWD/target/tools"
-if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
-  cargo install cargo-fuzz --locked --version "$cargo_fuzz_version" --root "$tools"
-fi
-export PATH="$tools/bin:$PATH"
-unset CARGO_TARGET_DIR
-fuzz=(cargo +nightly fuzz)
-dirs=(--fuzz-dir fuzz --target-dir fuzz/target)
-
 start=$(date +%s)
-"${fuzz[@]}" build "${dirs[@]}"
+if [ "$shared" = 1 ]; then
+  examples=()
+  for t in $targets; do examples+=(--example "fuzz_$t"); done
+  RUSTC_WRAPPER="$PWD/scripts/fuzz-rustc" cargo build --quiet --features fuzzing "${examples[@]}"
+  bin_dir="${CARGO_TARGET_DIR:-target}/debug/examples"
+else
+  tools="$PWD/target/tools"
+  if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+    cargo install cargo-fuzz --locked --version "$cargo_fuzz_version" --root "$tools"
+  fi
+  export PATH="$tools/bin:$PATH"
+  unset CARGO_TARGET_DIR
+  fuzz=(cargo +nightly fuzz)
+  dirs=(--fuzz-dir fuzz --target-dir fuzz/target)
+  "${fuzz[@]}" build "${dirs[@]}"
+fi
 echo "fuzz: built in $(($(date +%s) - start)) s"
 
 logs=fuzz/target/logs
@@ -49,8 +69,13 @@ for t in $targets; do
   fi
   log="$logs/$t.log"
   status=ok
-  if ! "${fuzz[@]}" run "${dirs[@]}" "$t" "${corpus[@]}" -- \
-    -max_total_time="$secs" -timeout=20 -print_final_stats=1 >"$log" 2>&1; then
+  if [ "$shared" = 1 ]; then
+    mkdir -p fuzz/target/artifacts/"$t"
+    run=("$bin_dir/fuzz_$t" -artifact_prefix=fuzz/target/artifacts/"$t"/ "${corpus[@]}")
+  else
+    run=("${fuzz[@]}" run "${dirs[@]}" "$t" "${corpus[@]}" --)
+  fi
+  if ! "${run[@]}" -max_total_time="$secs" -timeout=20 -print_final_stats=1 >"$log" 2>&1; then
     status=CRASHED
     failed=1
   fi

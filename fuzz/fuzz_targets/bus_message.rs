@@ -45,7 +45,19 @@ fuzz_target!(|data: &[u8]| {
     let text = std::str::from_utf8(payload).expect("an accepted message is UTF-8");
     assert_eq!(ev.frame.as_str(), text, "the frame is the message text");
     assert_eq!(&*ev.user_id, user_id);
-    let v: Value = serde_json::from_str(text).expect("an accepted message is JSON");
+    // An accepted message is JSON. A number past f64's range is valid JSON (RFC 8259 leaves
+    // the range to implementations) that serde_json's `Value` refuses; the node forwards the
+    // frame byte for byte and reads only the routing fields, so such a message is accepted:
+    // check it is JSON, then there is nothing more to compare.
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) if e.to_string().starts_with("number out of range") => {
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .expect("an accepted message is JSON");
+            return;
+        }
+        Err(e) => panic!("an accepted message is JSON: {e}"),
+    };
     assert_eq!(v["type"].as_str(), Some(ev.kind.as_str()));
     assert_eq!(v["timestamp"].as_i64(), Some(ev.created_at));
     assert_eq!(v["payload"]["videoId"].as_str(), Some(&*ev.video_id));

@@ -79,7 +79,14 @@ fuzz_target!(|data: &[u8]| {
     let text2 = serde_json::to_string(&again).expect("a Value serializes");
     let back = parse_client(&text2).expect("a re-serialized frame parses");
     assert_eq!(back.kind, frame.kind);
-    assert_eq!(back.payload, frame.payload);
+    // The payload as serde_json itself reads its own serialization back: a float is not
+    // always read back to the same bits (serde_json's default float parsing is not
+    // round-trip exact, e.g. an integer past u64 read as 4.444444444443444e39 comes back as
+    // 4.4444444444434437e39), so the payload is compared with that, not with itself.
+    let reread: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&serde_json::to_string(&frame.payload).expect("a Value serializes"))
+            .expect("a serialized Value parses");
+    assert_eq!(back.payload, reread);
     assert_eq!(back.request_id, frame.request_id);
     let command2 = back.command();
     assert_eq!(command2.as_ref().ok(), command.as_ref().ok());
