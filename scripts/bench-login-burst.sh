@@ -6,6 +6,7 @@
 #
 #   scripts/bench-login-burst.sh [N=1000] [C=50]
 #   TASKHUB_BIN=path/to/taskhub scripts/bench-login-burst.sh   # an already built binary
+#   BURST_SETTLE_SECS=120 scripts/bench-login-burst.sh          # also RSS that long after it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -31,3 +32,10 @@ rested=$(rss)
 echo "$n logins, $c at a time, in ${took} s"
 echo "server RSS: before ${before} KiB, after ${after} KiB, 2 s later ${rested} KiB"
 awk -v b="$before" -v a="$rested" 'BEGIN { printf "growth: %.1f%%\n", (a - b) * 100 / b }'
+settle=${BURST_SETTLE_SECS:-0}
+if [ "$settle" -gt 2 ]; then
+  sleep $((settle - 2))
+  settled=$(rss)
+  echo "server RSS ${settle} s after the burst: ${settled} KiB"
+  awk -v b="$before" -v a="$settled" 'BEGIN { printf "growth after %s s: %.1f%%\n", "'"$settle"'", (a - b) * 100 / b }'
+fi

@@ -86,6 +86,24 @@ impl Pool {
         }
         out
     }
+
+    /// Empties the pool if no hash is running; for the caller that knows none is about to
+    /// start either (nobody holds a turn or waits for one). `with_blocks` cannot always tell
+    /// at its end: a hash that has finished but not yet given back its turn looks like one
+    /// still to start, and two finishing together then each keep their blocks for the other.
+    /// Returns whether anything was released.
+    pub fn release_if_idle(&self) -> bool {
+        let free = {
+            let mut p = self.lock();
+            if p.running > 0 || p.free.is_empty() {
+                return false;
+            }
+            std::mem::take(&mut p.free)
+        };
+        drop(free);
+        (self.on_idle)();
+        true
+    }
 }
 
 /// The PHC hash of `password` under `salt` with `params` (argon2id, version 0x13).
@@ -210,5 +228,31 @@ mod tests {
             },
         );
         assert_eq!(pool.pooled(), 0, "idle: everything released");
+    }
+
+    #[test]
+    fn blocks_kept_for_a_hash_that_never_came_are_released_once_idle() {
+        static IDLE_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let pool = Pool::new(2, || {
+            IDLE_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        let count = small().block_count();
+        // It ended believing another was about to start (a finished hash still holding its
+        // turn looks like that): its blocks were kept.
+        pool.with_blocks(count, || true, |_| ());
+        assert_eq!(pool.pooled(), 1);
+        // Not while a hash runs...
+        pool.with_blocks(
+            count,
+            || true,
+            |_| assert!(!pool.release_if_idle(), "one runs: nothing released"),
+        );
+        assert_eq!(pool.pooled(), 1);
+        assert_eq!(IDLE_CALLS.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // ...but once none runs, everything goes, and the allocator is asked to give back.
+        assert!(pool.release_if_idle());
+        assert_eq!(pool.pooled(), 0);
+        assert_eq!(IDLE_CALLS.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(!pool.release_if_idle(), "nothing left to release");
     }
 }

@@ -114,9 +114,19 @@ async fn limited<T: Send + 'static>(
             }
         }
     };
-    tokio::task::spawn_blocking(work)
+    let out = tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))
+        .map_err(|e| ApiError::Internal(e.into()));
+    drop(_permit);
+    // The last of a burst: with no turn held and none waited for, no hash is about to
+    // start, so blocks still pooled were kept for nobody (see `Pool::release_if_idle`).
+    if WAITING.load(Ordering::Acquire) == 0
+        && PERMITS.available_permits() == MAX_CONCURRENT
+        && MEMORY.pooled() > 0
+    {
+        tokio::task::spawn_blocking(|| MEMORY.release_if_idle());
+    }
+    out
 }
 
 pub async fn hash(password: String, queue: Queue) -> Result<String, ApiError> {
