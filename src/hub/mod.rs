@@ -221,12 +221,7 @@ impl HubInner {
     /// after it was committed must not get a task's old frames out of the blue (the chaos run
     /// found a resumed client getting a finished task's last frames again).
     fn fan_out(&self, event: &Arc<BusEvent>, from_log: bool) {
-        let late = crate::domain::time::now_ms() - event.created_at > LATE_EVENT_MS;
-        let scope = if from_log || late {
-            outbox::Scope::UserRefill
-        } else {
-            outbox::Scope::User
-        };
+        let scope = fan_out_scope(event.created_at, crate::domain::time::now_ms(), from_log);
         self.registry.dispatch_with(event, scope);
     }
 
@@ -285,6 +280,18 @@ impl HubInner {
         for ev in self.order.filled(&video_id, Vec::new(), true) {
             self.fan_out(&ev, true);
         }
+    }
+}
+
+/// How an event that passed the order gate reaches user subscriptions (see
+/// [`HubInner::fan_out`]): as a refill (only to subscriptions older than the event, or with a
+/// cursor for its task) when it was read from the log or committed more than
+/// [`LATE_EVENT_MS`] ago; as live otherwise.
+fn fan_out_scope(created_at: i64, now_ms: i64, from_log: bool) -> outbox::Scope {
+    if from_log || now_ms - created_at > LATE_EVENT_MS {
+        outbox::Scope::UserRefill
+    } else {
+        outbox::Scope::User
     }
 }
 
@@ -355,6 +362,30 @@ pub(crate) fn text_of(frame: &crate::domain::Frame) -> tokio_tungstenite::tungst
     // are valid UTF-8 (its `as_str` checks that again in every test that reads a frame).
     unsafe {
         tokio_tungstenite::tungstenite::Utf8Bytes::from_bytes_unchecked(frame.clone().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod fan_out_tests {
+    use super::*;
+
+    /// Chaos run regression (RELIABILITY.md, finding 2): a task's last frames, published late
+    /// by a node that had lost the bus, reached a user subscription made after they were
+    /// committed. A late or logged event goes out as a refill, which such a subscription
+    /// skips (`hub::tests::user_refill_skips_what_predates_the_subscription`).
+    #[test]
+    fn an_event_committed_over_a_second_ago_or_read_from_the_log_goes_out_as_a_refill() {
+        let now = 1_000_000;
+        assert_eq!(fan_out_scope(now - 10, now, false), outbox::Scope::User);
+        assert_eq!(
+            fan_out_scope(now - LATE_EVENT_MS, now, false),
+            outbox::Scope::User
+        );
+        assert_eq!(
+            fan_out_scope(now - LATE_EVENT_MS - 1, now, false),
+            outbox::Scope::UserRefill
+        );
+        assert_eq!(fan_out_scope(now, now, true), outbox::Scope::UserRefill);
     }
 }
 
