@@ -42,8 +42,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const PUBLISH_QUEUE: usize = 65_536;
 /// Events sent in one pipelined round trip at most.
 const PUBLISH_BATCH: usize = 256;
-/// How long one batch is retried before it is dropped (and left to the subscribers' refill).
-const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(5);
+/// After this long failing to publish a batch, say so (once per batch); it is retried until
+/// Redis takes it. Never dropped: a node cut off Redis alone must not lose what it committed
+/// meanwhile for the other nodes' sockets, which never lost the bus and so never refill.
+const PUBLISH_WARN_AFTER: Duration = Duration::from_secs(5);
 /// Subscription changes applied in one pipelined round trip at most.
 const CTL_BATCH: usize = 512;
 
@@ -276,7 +278,10 @@ async fn supervise(
 }
 
 /// Publishes queued events in order, several per round trip when they pile up. Runs until
-/// the bus is dropped, so events committed during a graceful shutdown still go out.
+/// the bus is dropped, so events committed during a graceful shutdown still go out. While
+/// Redis is unreachable it retries the batch at hand (late events are ordered and
+/// deduplicated by every node's order gate) and the queue holds the rest, up to
+/// [`PUBLISH_QUEUE`]; past that `publish` refuses (counted as dropped).
 async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, String)>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
@@ -286,6 +291,7 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
         }
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(50);
+        let mut warned = false;
         loop {
             let mut c = conn.clone();
             let sent =
@@ -293,21 +299,24 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
             match sent {
                 Ok(Ok(())) => break,
                 other => {
-                    if started.elapsed() >= PUBLISH_RETRY_FOR {
+                    if !warned && started.elapsed() >= PUBLISH_WARN_AFTER {
+                        warned = true;
                         let err = match other {
                             Ok(Err(e)) => e.to_string(),
                             _ => "timed out".into(),
                         };
-                        crate::ops::metrics::get()
-                            .bus_publish_dropped
-                            .increment(batch.len() as u64);
-                        tracing::warn!(error = %err, events = batch.len(), "dropping unpublished events; subscribers refill from the log");
-                        break;
+                        tracing::warn!(error = %err, events = batch.len(), queued = rx.len(), "Redis does not take published events; holding them until it does");
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }
             }
+        }
+        if warned {
+            tracing::warn!(
+                events = batch.len(),
+                "published the events held while Redis was away"
+            );
         }
         batch.clear();
         crate::ops::metrics::get()

@@ -172,6 +172,43 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
     assert_eq!(of(&id3), vec![1, 2]);
 }
 
+/// Chaos run regression (CI's small run, 2026-12-03): a node cut off Redis for 8 s retried
+/// publishing for 5 s, then dropped the terminal event it had committed meanwhile. Sockets on
+/// the other nodes never lost the bus, so no refill covered it: they waited for the task's
+/// end until they resubscribed. The publisher now holds its events until Redis takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_events_a_node_commits_while_cut_off_redis_reach_the_other_nodes_after() {
+    let db = fresh_postgres_url().await;
+    let proxy = Proxy::start(&redis_url()).await;
+    let a = node(&db, &redis_url()).await;
+    let b = node(&db, &proxy.url).await;
+    let tok = a.token("eve").await;
+    let id = a
+        .create_task_id(&tok, "finished while its driver was cut off")
+        .await;
+    let mut w = Ws::authed(&a, &tok).await;
+    w.subscribe(&id, None).await;
+    drive(&b.state, &id, progress(10)).await;
+
+    proxy.cut();
+    eventually("B reports the bus down", || async {
+        b.get("/ready").await.status == 503
+    })
+    .await;
+    // B drives the task to its end while it cannot publish...
+    drive(&b.state, &id, progress(60)).await;
+    drive(&b.state, &id, completed()).await;
+    // ...for longer than it used to retry them: 5 s per batch, and the two events may go
+    // out as two batches, one after the other.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    proxy.restore();
+    // A's socket never lost the bus: it gets the rest, in order, without resubscribing.
+    assert_eq!(
+        seqs(&w.task_frames_until_terminal(&id).await),
+        vec![2, 3, 4]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_redis_client_kill_pubsub_is_refilled() {
     let db = fresh_postgres_url().await;
