@@ -34,6 +34,16 @@ async fn node(db_url: &str, redis: &str) -> TestApp {
     TestApp::start(s, Arc::new(dir)).await
 }
 
+/// Two nodes on one fresh database: A reaches Redis directly, B through a [`Proxy`] the test
+/// can cut.
+async fn two_nodes_b_behind_a_proxy() -> (Proxy, TestApp, TestApp) {
+    let db = fresh_postgres_url().await;
+    let proxy = Proxy::start(&redis_url()).await;
+    let a = node(&db, &redis_url()).await;
+    let b = node(&db, &proxy.url).await;
+    (proxy, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_task_created_on_a_is_watched_on_b() {
     let db = fresh_postgres_url().await;
@@ -107,10 +117,7 @@ async fn postgres_node_going_away_watcher_resumes_on_other_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
-    let db = fresh_postgres_url().await;
-    let proxy = Proxy::start(&redis_url()).await;
-    let a = node(&db, &redis_url()).await;
-    let b = node(&db, &proxy.url).await;
+    let (proxy, a, b) = two_nodes_b_behind_a_proxy().await;
     let tok = a.token("cyd").await;
     let id = a.create_task_id(&tok, "through an outage").await;
     let mut task_w = Ws::authed(&b, &tok).await;
@@ -178,10 +185,7 @@ async fn postgres_redis_outage_on_b_is_refilled_from_the_log() {
 /// end until they resubscribed. The publisher now holds its events until Redis takes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_events_a_node_commits_while_cut_off_redis_reach_the_other_nodes_after() {
-    let db = fresh_postgres_url().await;
-    let proxy = Proxy::start(&redis_url()).await;
-    let a = node(&db, &redis_url()).await;
-    let b = node(&db, &proxy.url).await;
+    let (proxy, a, b) = two_nodes_b_behind_a_proxy().await;
     let tok = a.token("eve").await;
     let id = a
         .create_task_id(&tok, "finished while its driver was cut off")
@@ -211,10 +215,7 @@ async fn postgres_events_a_node_commits_while_cut_off_redis_reach_the_other_node
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_redis_client_kill_pubsub_is_refilled() {
-    let db = fresh_postgres_url().await;
-    let proxy = Proxy::start(&redis_url()).await;
-    let a = node(&db, &redis_url()).await;
-    let b = node(&db, &proxy.url).await;
+    let (proxy, a, b) = two_nodes_b_behind_a_proxy().await;
     let tok = a.token("dot").await;
     let id = a.create_task_id(&tok, "killed subscriber").await;
     let mut w = Ws::authed(&b, &tok).await;
