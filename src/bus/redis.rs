@@ -278,8 +278,8 @@ async fn supervise(
 }
 
 /// Publishes queued events in order, several per round trip when they pile up. Runs until
-/// the bus is dropped, so events committed during a graceful shutdown still go out. While
-/// Redis is unreachable it retries the batch at hand (late events are ordered and
+/// the bus is dropped, so events committed during a graceful shutdown still go out (unless
+/// Redis stays away 5 s past the drop). While Redis is unreachable it retries the batch at hand (late events are ordered and
 /// deduplicated by every node's order gate) and the queue holds the rest, up to
 /// [`PUBLISH_QUEUE`]; past that `publish` refuses (counted as dropped).
 async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, String)>) {
@@ -299,6 +299,17 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
             match sent {
                 Ok(Ok(())) => break,
                 other => {
+                    if started.elapsed() >= PUBLISH_WARN_AFTER && rx.is_closed() {
+                        // The bus is gone (the process is ending): nobody is left to wait for.
+                        crate::ops::metrics::get()
+                            .bus_publish_dropped
+                            .increment((batch.len() + rx.len()) as u64);
+                        tracing::warn!(
+                            events = batch.len() + rx.len(),
+                            "dropping events Redis never took; the bus is closed"
+                        );
+                        return;
+                    }
                     if !warned && started.elapsed() >= PUBLISH_WARN_AFTER {
                         warned = true;
                         let err = match other {
