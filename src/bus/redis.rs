@@ -279,9 +279,9 @@ async fn supervise(
 
 /// Publishes queued events in order, several per round trip when they pile up. Runs until
 /// the bus is dropped, so events committed during a graceful shutdown still go out (unless
-/// Redis stays away 5 s past the drop). While Redis is unreachable it retries the batch at hand (late events are ordered and
-/// deduplicated by every node's order gate) and the queue holds the rest, up to
-/// [`PUBLISH_QUEUE`]; past that `publish` refuses (counted as dropped).
+/// Redis stays away 5 s past the drop). While Redis is unreachable it retries the batch at
+/// hand (late events are ordered and deduplicated by every node's order gate) and the queue
+/// holds the rest, up to [`PUBLISH_QUEUE`]; past that `publish` refuses (counted as dropped).
 async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, String)>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
@@ -299,7 +299,8 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
             match sent {
                 Ok(Ok(())) => break,
                 other => {
-                    if started.elapsed() >= PUBLISH_WARN_AFTER && rx.is_closed() {
+                    let overdue = started.elapsed() >= PUBLISH_WARN_AFTER;
+                    if overdue && rx.is_closed() {
                         // The bus is gone (the process is ending): nobody is left to wait for.
                         crate::ops::metrics::get()
                             .bus_publish_dropped
@@ -310,7 +311,7 @@ async fn publish_loop(conn: ConnectionManager, mut rx: mpsc::Receiver<(String, S
                         );
                         return;
                     }
-                    if !warned && started.elapsed() >= PUBLISH_WARN_AFTER {
+                    if overdue && !warned {
                         warned = true;
                         let err = match other {
                             Ok(Err(e)) => e.to_string(),
