@@ -155,7 +155,6 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_WS_OUTBOUND_QUEUE", "frames queued per socket before it is closed with 4002"),
         d("TASKHUB_WS_COALESCE_PROGRESS", "replace a queued progress frame by the task's newer one"),
         d("TASKHUB_WS_WRITE_TIMEOUT_MS", "a write that takes longer drops the socket"),
-        d("TASKHUB_WS_READ_BUFFER_BYTES", "read buffer allocated per socket up front (0: none)"),
         d("TASKHUB_WS_WRITE_BUFFER_BYTES", "bytes buffered before a write when a socket has a backlog"),
         d("TASKHUB_WS_RECONNECT_AFTER_MS", "retryAfterMs in the reconnect frame sent on shutdown"),
         d("TASKHUB_WS_MAX_UNAUTHENTICATED", "sockets not yet authenticated, per node; more close with 1013"),

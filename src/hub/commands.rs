@@ -27,7 +27,6 @@ const REPLAY_PAGE: i64 = 500;
 pub(super) struct Authed {
     /// Shared with the registry's entry for the user (one allocation per user, not socket).
     pub id: Arc<str>,
-    pub name: String,
     pub session_id: uuid::Uuid,
     pub expires_at: Instant,
 }
@@ -101,7 +100,6 @@ impl Session {
             self.conn.set_owner(id.clone());
             self.user = Some(Authed {
                 id,
-                name: claims.name.clone(),
                 session_id: uuid::Uuid::new_v4(),
                 expires_at,
             });
@@ -127,7 +125,8 @@ impl Session {
         };
         let success = ServerFrame::AuthSuccess {
             user_id: &user.id,
-            username: &user.name,
+            // From this token (same user): the socket keeps no copy of the name.
+            username: &claims.name,
             session_id: &user.session_id.to_string(),
             expires_at: rfc3339(claims.exp * 1000),
         };
@@ -147,7 +146,7 @@ impl Session {
         }
         let user_id = self.user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
         let inner = self.hub.inner.clone();
-        let key: Arc<str> = Arc::from(video_id);
+        let key = inner.registry.task_key(video_id);
         // Ownership first: nothing is registered or held for someone else's task.
         let first = inner
             .store

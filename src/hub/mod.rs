@@ -10,8 +10,8 @@
 //! - [`registry`]: task -> sockets and user -> sockets, sharded maps.
 //! - [`refill`]: after the bus lost events, read them back from the log.
 //! - [`admission`]: caps on sockets that have not authenticated; [`transport`]: the
-//!   connection under a session and its lingering close; [`lean_io`]: its byte stream,
-//!   which holds no read or write buffer while the socket is idle.
+//!   connection under a session and its lingering close; [`lean_io`]: its WebSocket
+//!   framing, which holds no read or write buffer while the socket is idle.
 //!
 //! The fan-out path: the bus hands an event (serialized once) to [`HubInner::deliver`],
 //! which looks up the task's and the user's watchers in the registry and queues a shared
@@ -72,6 +72,9 @@ pub struct HubInner {
     registry: registry::Registry,
     admission: admission::Admission,
     shutdown: CancellationToken,
+    /// Sockets not yet authenticated (the registry knows the others): on shutdown every
+    /// socket is woken through one of the two, so no socket waits on the token itself.
+    unauthed: dashmap::DashMap<u64, Arc<outbox::Conn>>,
     live: AtomicUsize,
     idle: Notify,
     next_id: AtomicU64,
@@ -98,6 +101,7 @@ impl Hub {
             registry: registry::Registry::default(),
             admission: admission::Admission::default(),
             shutdown,
+            unauthed: dashmap::DashMap::new(),
             live: AtomicUsize::new(0),
             idle: Notify::new(),
             next_id: AtomicU64::new(1),
@@ -107,6 +111,15 @@ impl Hub {
         });
         let sink: Weak<dyn BusSink> = Arc::downgrade(&inner) as Weak<dyn BusSink>;
         bus.attach(sink);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (token, hub) = (inner.shutdown.clone(), Arc::downgrade(&inner));
+            rt.spawn(async move {
+                token.cancelled().await;
+                if let Some(hub) = hub.upgrade() {
+                    hub.wake_every_socket();
+                }
+            });
+        }
         Self { inner }
     }
 
@@ -136,8 +149,7 @@ impl Hub {
         admitted: Result<admission::UnauthSlot, admission::Refusal>,
     ) {
         let s = &self.inner.settings;
-        // Boxed: the socket under construction must not enlarge every socket's task.
-        let ws = Box::pin(transport::open(io, s)).await;
+        let ws = transport::open(io, s);
         let slot = match admitted {
             Ok(slot) => slot,
             Err(refusal) => {
@@ -187,6 +199,16 @@ impl Hub {
 }
 
 impl HubInner {
+    /// Shutdown: every socket's task looks at the token (`Session::read_loop`).
+    fn wake_every_socket(&self) {
+        for conn in self.registry.all_sockets() {
+            conn.wake_reader();
+        }
+        for e in self.unauthed.iter() {
+            e.value().wake_reader();
+        }
+    }
+
     fn next_conn_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }

@@ -242,6 +242,11 @@ impl Conn {
         self.wake.notify(READER);
     }
 
+    /// Has the reader look at the socket's state and the hub's (shutdown).
+    pub(super) fn wake_reader(&self) {
+        self.wake.notify(READER);
+    }
+
     /// Resolves once the reader has something to act on (a state change), or at once if it
     /// was told so while not waiting. Only the socket's own task may wait here.
     pub async fn reader_woken(&self) {

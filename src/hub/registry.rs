@@ -59,6 +59,15 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// `video_id` as a shared string: the one this registry already holds when the task is
+    /// watched here, so the sockets that follow a task do not each keep a copy of its id.
+    pub fn task_key(&self, video_id: &str) -> Arc<str> {
+        match self.tasks.get(video_id) {
+            Some(e) => e.key().clone(),
+            None => Arc::from(video_id),
+        }
+    }
+
     pub fn watch_task(&self, video_id: Arc<str>, conn: &Arc<Conn>) {
         let mut list = self.tasks.entry(video_id).or_default();
         if !list.iter().any(|c| c.id == conn.id) {
@@ -128,6 +137,11 @@ impl Registry {
             .collect()
     }
 
+    /// Every authenticated socket here.
+    pub fn all_sockets(&self) -> Vec<Arc<Conn>> {
+        self.users.iter().flat_map(|e| e.sockets.clone()).collect()
+    }
+
     /// Users with an authenticated socket here.
     pub fn users_online(&self) -> Vec<Arc<str>> {
         self.users.iter().map(|e| e.key().clone()).collect()
@@ -137,5 +151,26 @@ impl Registry {
     pub fn counts(&self) -> (usize, usize, usize) {
         let sockets = self.users.iter().map(|e| e.sockets.len()).sum();
         (sockets, self.tasks.len(), self.users.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_following_a_task_share_its_id() {
+        let registry = Registry::default();
+        let id = "video_00000000-0000-4000-8000-000000000001";
+        let first = registry.task_key(id);
+        let conn = Arc::new(Conn::new(1, 16, true, 8));
+        registry.watch_task(first.clone(), &conn);
+        let second = registry.task_key(id);
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the registry's copy, not a new one"
+        );
+        let other = registry.task_key("video_00000000-0000-4000-8000-000000000002");
+        assert!(!Arc::ptr_eq(&first, &other));
     }
 }

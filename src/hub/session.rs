@@ -109,7 +109,6 @@ impl<F: Future<Output = bool>> Writer<'_, F> {
 pub(super) struct Session {
     pub(super) hub: Hub,
     pub(super) conn: Arc<Conn>,
-    pub(super) connection_id: uuid::Uuid,
     pub(super) user: Option<Authed>,
     pub(super) user_scope: bool,
     auth_deadline: Option<Instant>,
@@ -133,8 +132,8 @@ impl Session {
         let interval = s.ws_heartbeat_interval_ms.max(10);
         // Each socket pings at its own phase, so pings spread over the interval.
         let phase = rand::rng().random_range(interval / 2..=interval);
+        hub.inner.unauthed.insert(conn.id, conn.clone());
         Self {
-            connection_id: uuid::Uuid::new_v4(),
             auth_deadline: Some(now + Duration::from_millis(s.ws_auth_timeout_ms)),
             next_ping: now + Duration::from_millis(phase),
             unanswered_pings: 0,
@@ -156,7 +155,8 @@ impl Session {
     fn connected_frame(&self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
         let s = &self.hub.inner.settings;
         protocol::ServerFrame::Connected {
-            connection_id: &self.connection_id.simple().to_string(),
+            // Not kept: nothing refers to it later, and every socket would pay its 16 bytes.
+            connection_id: &uuid::Uuid::new_v4().simple().to_string(),
             server_version: env!("CARGO_PKG_VERSION"),
             capabilities: &[
                 "auth",
@@ -189,6 +189,10 @@ impl Session {
         F: Future<Output = bool>,
     {
         loop {
+            // Woken by `HubInner::wake_every_socket` (or seen on any other wake-up).
+            if !self.shutting_down && self.hub.inner.shutdown.is_cancelled() {
+                self.on_shutdown();
+            }
             match self.conn.state() {
                 State::Dead => break,
                 State::CloseSent if !self.reading => break,
@@ -206,7 +210,6 @@ impl Session {
                 biased;
                 _ = self.conn.reader_woken() => {}
                 _ = writer.next_end() => {}
-                _ = self.hub.inner.shutdown.cancelled(), if !self.shutting_down => self.on_shutdown(),
                 msg = stream.next(), if self.reading => match msg {
                     None => break,
                     Some(Ok(m)) => {
@@ -368,6 +371,8 @@ impl Session {
     }
 
     pub(super) fn authenticated(&mut self) {
+        // The registry knows it now (`Registry::add_socket`, just before).
+        self.hub.inner.unauthed.remove(&self.conn.id);
         self.auth_deadline = None;
         self.unauth = None; // no longer counts against the unauthenticated caps
     }
@@ -378,6 +383,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.conn.kill();
+        self.hub.inner.unauthed.remove(&self.conn.id);
         self.cleanup();
     }
 }

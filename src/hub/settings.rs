@@ -29,10 +29,6 @@ pub struct HubSettings {
     pub ws_coalesce_progress: bool,
     /// A write (one batch of frames) that does not finish in this time drops the socket.
     pub ws_write_timeout_ms: u64,
-    /// tungstenite's read buffer, allocated per socket up front. 0 (the default): none up
-    /// front; it grows to the largest frame the socket received (reads go through a stack
-    /// buffer, and what is read ahead is held only until taken: `hub::lean_io`).
-    pub ws_read_buffer_bytes: usize,
     /// Frames are buffered up to this many bytes before a write; several frames per write
     /// system call when a socket has a backlog. The buffer is released once written.
     pub ws_write_buffer_bytes: usize,
@@ -73,7 +69,6 @@ impl Default for HubSettings {
             ws_outbound_queue: 512,
             ws_coalesce_progress: true,
             ws_write_timeout_ms: 15_000,
-            ws_read_buffer_bytes: 0,
             ws_write_buffer_bytes: 4096,
             ws_reconnect_after_ms: 1000,
             shutdown_grace_ms: 10_000,
