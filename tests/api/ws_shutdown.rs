@@ -40,13 +40,32 @@ async fn sigterm_sends_reconnect_1012_and_exits() {
     let mut a = Ws::connect_url(&ws_url).await;
     let mut b = Ws::connect_url(&ws_url).await;
     assert_eq!(a.request("ping", json!({})).await["type"], "pong");
+    // Signed in and subscribed too: the hub wakes those through its registry, the others
+    // through its list of unauthenticated sockets (no socket waits on the token itself).
+    let body = json!({"username": "stay", "email": "stay@example.com", "password": "fake-password-123"});
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/auth/register", server.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reply["data"]["accessToken"].as_str().unwrap();
+    let mut c = Ws::connect_url(&format!("{ws_url}?token={token}")).await;
+    c.until_type("authSuccess").await;
+    assert_eq!(
+        c.request("subscribe_user", json!({})).await["type"],
+        "subscribed"
+    );
     sigterm(&server.child);
-    for ws in [&mut a, &mut b] {
+    for ws in [&mut a, &mut b, &mut c] {
         let (frames, closed) = ws.until_closed().await;
         assert_eq!(frames.last().unwrap()["type"], "reconnect", "{frames:?}");
         assert_eq!(closed, close_code(1012));
     }
-    drop((a, b));
+    drop((a, b, c));
     assert!(exited(&mut server.child).await.success());
 }
 
