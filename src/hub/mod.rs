@@ -43,7 +43,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use hyper::upgrade::Upgraded;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +57,15 @@ const LATE_EVENT_MS: i64 = 1_000;
 
 /// Close code of a socket whose account was deleted (PROTOCOL §3).
 pub const CLOSE_ACCOUNT_DELETED: u16 = 4003;
+
+/// A socket the upgrade handler answered, for [`Hub::serve`].
+pub struct Upgrade {
+    pub on_upgrade: hyper::upgrade::OnUpgrade,
+    /// The upgrade URL's `?token=`.
+    pub query_token: Option<String>,
+    /// From [`Hub::admit`].
+    pub admitted: Result<admission::UnauthSlot, admission::Refusal>,
+}
 
 #[derive(Clone)]
 pub struct Hub {
@@ -140,14 +148,22 @@ impl Hub {
         admitted
     }
 
-    /// Serves an upgraded connection until it closes: a session if it was admitted, else
-    /// close 1013 at once. Either way the connection is closed lingeringly after a refusal.
-    pub async fn serve(
-        &self,
-        io: Upgraded,
-        query_token: Option<String>,
-        admitted: Result<admission::UnauthSlot, admission::Refusal>,
-    ) {
+    /// Serves a connection until it closes, from its upgrade on: a session if it was
+    /// admitted, else close 1013 at once. Either way the connection is closed lingeringly after
+    /// a refusal. This is the socket's whole task (`routes::ws` spawns it).
+    pub async fn serve(self, upgrade: Box<Upgrade>) {
+        let Upgrade {
+            on_upgrade,
+            query_token,
+            admitted,
+        } = *upgrade;
+        let io = match on_upgrade.await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket upgrade failed");
+                return;
+            }
+        };
         let s = &self.inner.settings;
         let ws = transport::open(io, s);
         let slot = match admitted {
@@ -160,9 +176,8 @@ impl Hub {
             }
         };
         let (sink, stream) = transport::split(ws);
-        if let Some((sink, stream)) =
-            session::run(self.clone(), sink, stream, query_token, Some(slot)).await
-        {
+        let start = session::Start::new(query_token, Some(slot));
+        if let Some((sink, stream)) = session::run(self.clone(), sink, stream, start).await {
             // Boxed: its read buffer must not enlarge every socket's task.
             Box::pin(transport::linger(sink, stream, s)).await;
         }

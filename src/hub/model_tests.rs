@@ -498,7 +498,8 @@ impl Rig {
         let (hub, sink, stream) = (self.hub.clone(), pipe.clone(), pipe.clone());
         let token = self.token.clone();
         let session = tokio::spawn(async move {
-            super::session::run(hub, sink, stream, Some(token), None).await;
+            let start = super::session::Start::new(Some(token), None);
+            super::session::run(hub, sink, stream, start).await;
         });
         let deadline = Instant::now() + Duration::from_secs(10);
         let conn = loop {

@@ -25,22 +25,32 @@ use super::Hub;
 /// After our close frame is out, how long to wait for the peer's.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// Serves one socket until it closes. `query_token` is the upgrade URL's `?token=`; `slot`
-/// counts the socket as unauthenticated until it authenticates or goes. Returns the two
-/// halves when a refusal stopped reading and the close frame is out: the caller then
-/// closes the connection lingeringly ([`super::transport::linger`]).
-pub async fn run<S, R, E>(
-    hub: Hub,
-    mut sink: S,
-    mut stream: R,
-    query_token: Option<String>,
-    slot: Option<UnauthSlot>,
-) -> Option<(S, R)>
+/// What a socket starts with. Boxed where it is handed down: each level of the socket's task
+/// (`Hub::serve`, [`run`]) keeps its arguments for the task's whole life, so two words
+/// instead of seven at each.
+pub struct Start {
+    /// The upgrade URL's `?token=`.
+    pub query_token: Option<String>,
+    /// Counts the socket as unauthenticated until it authenticates or goes.
+    pub slot: Option<UnauthSlot>,
+}
+
+impl Start {
+    pub fn new(query_token: Option<String>, slot: Option<UnauthSlot>) -> Box<Self> {
+        Box::new(Self { query_token, slot })
+    }
+}
+
+/// Serves one socket until it closes. Returns the two halves when a refusal stopped reading
+/// and the close frame is out: the caller then closes the connection lingeringly
+/// ([`super::transport::linger`]).
+pub async fn run<S, R, E>(hub: Hub, mut sink: S, mut stream: R, start: Box<Start>) -> Option<(S, R)>
 where
     S: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: std::error::Error + 'static,
 {
+    let Start { query_token, slot } = *start;
     let _live = hub.inner.live_guard();
     let settings = &hub.inner.settings;
     let conn = Arc::new(Conn::new(
@@ -121,8 +131,8 @@ pub(super) struct Session {
     /// A bad frame ended reading (the connection then closes lingeringly).
     refused_read: bool,
     shutting_down: bool,
-    /// Held while the socket is unauthenticated.
-    unauth: Option<UnauthSlot>,
+    /// Held while the socket is unauthenticated (boxed: a word, not four, in every socket).
+    unauth: Option<Box<UnauthSlot>>,
 }
 
 impl Session {
@@ -144,7 +154,7 @@ impl Session {
             reading: true,
             refused_read: false,
             shutting_down: false,
-            unauth,
+            unauth: unauth.map(Box::new),
             user: None,
             user_scope: false,
             hub,

@@ -325,8 +325,7 @@ async fn a_session_over_channels() {
         hub.clone(),
         server_out,
         server_in,
-        None,
-        None,
+        super::session::Start::new(None, None),
     ));
     let send = |v: Value| {
         to_server

@@ -101,12 +101,11 @@ async fn upgrade(
     let hub = state.hub.clone();
     // Counted before the 101, so sockets still upgrading count too.
     let admitted = hub.admit(peer);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(io) => hub.serve(io, token, admitted).await,
-            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
-        }
-    });
+    tokio::spawn(hub.serve(Box::new(crate::hub::Upgrade {
+        on_upgrade,
+        query_token: token,
+        admitted,
+    })));
     let accept = derive_accept_key(key.as_bytes());
     (
         StatusCode::SWITCHING_PROTOCOLS,

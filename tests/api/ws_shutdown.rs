@@ -42,7 +42,8 @@ async fn sigterm_sends_reconnect_1012_and_exits() {
     assert_eq!(a.request("ping", json!({})).await["type"], "pong");
     // Signed in and subscribed too: the hub wakes those through its registry, the others
     // through its list of unauthenticated sockets (no socket waits on the token itself).
-    let body = json!({"username": "stay", "email": "stay@example.com", "password": "fake-password-123"});
+    let body =
+        json!({"username": "stay", "email": "stay@example.com", "password": "fake-password-123"});
     let reply: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/api/auth/register", server.url))
         .json(&body)
