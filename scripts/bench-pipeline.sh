@@ -148,15 +148,24 @@ for n in 1 2 3; do
 done
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
-t0=(x "$(ticks "${node_pid[1]}")" "$(ticks "${node_pid[2]}")" "$(ticks "${node_pid[3]}")")
+node_ticks() { echo "x $(ticks "${node_pid[1]}") $(ticks "${node_pid[2]}") $(ticks "${node_pid[3]}")"; }
+# The nodes' CPU with every socket held and nothing happening (heartbeats only), to set
+# beside the event phase's.
+idle_secs=10
+i0="$(node_ticks)"
+sleep "$idle_secs"
+i1="$(node_ticks)"
+t0="$(node_ticks)"
 b0="$(busy)"
+v0=$(wc -l <"$out/vmstat.log")
 echo "all $((3 * per_node)) sockets subscribed; creating tasks for ${duration}s at $rate/s per load generator"
 touch "$out/start"
 for n in 1 2 3; do
   wait "${gen_pid[$n]}" || { echo "load generator $n failed:"; tail -20 "$out/gen$n.log"; exit 1; }
 done
-t1=(x "$(ticks "${node_pid[1]}")" "$(ticks "${node_pid[2]}")" "$(ticks "${node_pid[3]}")")
+t1="$(node_ticks)"
 b1="$(busy)"
+v1=$(wc -l <"$out/vmstat.log")
 # Each node's own count of provider calls (by provider) and of events its poller committed:
 # a node that drove no task has none.
 for n in 1 2 3; do
@@ -181,12 +190,15 @@ for n in 1 2 3; do
 done
 
 echo "--- figures"
-python3 - "$out" "$per_node" "${t0[*]}" "${t1[*]}" "$b0" "$b1" <<'EOF'
+python3 - "$out" "$per_node" "$t0" "$t1" "$b0" "$b1" "$i0" "$i1" "$idle_secs" <<'EOF'
 import json, sys
 out, per_node = sys.argv[1], int(sys.argv[2])
 t0 = [int(x) for x in sys.argv[3].split()[1:]]
 t1 = [int(x) for x in sys.argv[4].split()[1:]]
 b0, b1 = [int(x) for x in sys.argv[5].split()], [int(x) for x in sys.argv[6].split()]
+i0 = [int(x) for x in sys.argv[7].split()[1:]]
+i1 = [int(x) for x in sys.argv[8].split()[1:]]
+idle_secs = int(sys.argv[9])
 gens = [json.load(open(f"{out}/gen{n}.json")) for n in (1, 2, 3)]
 def merged(key):
     counts, mx = {}, 0
@@ -204,12 +216,12 @@ def merged(key):
         return mx / 1000
     return total, pct(50), pct(99), pct(99.9), mx / 1000
 names = ["A (openai poller)", "B (callback poller)", "C (no poller)"]
-print("| node | sockets held | RSS before -> with sockets (KiB) | bytes/socket | frames read | frames/s | node CPU % | node CPU ms per 1,000 frames |")
+print("| node | sockets held | RSS before -> with sockets (KiB) | bytes/socket | frames read | frames/s | node CPU % idle / events | node CPU ms per 1,000 frames |")
 print("|---|---|---|---|---|---|---|---|")
 frames_all = 0
 for i, g in enumerate(gens):
     frames_all += g["framesTimed"]
-    print(f"| {names[i]} | {g['held']:,} of {g['sockets']:,} | {g['serverRssBeforeKiB']:,} -> {g['serverRssKiB']:,} | {g['serverBytesPerSocket']:,.0f} | {g['framesTimed']:,} | {g['framesPerSec']:,.0f} | {g['nodeCpuPct']} | {g['nodeCpuMsPer1000Frames']} |")
+    print(f"| {names[i]} | {g['held']:,} of {g['sockets']:,} | {g['serverRssBeforeKiB']:,} -> {g['serverRssKiB']:,} | {g['serverBytesPerSocket']:,.0f} | {g['framesTimed']:,} | {g['framesPerSec']:,.0f} | {(i1[i] - i0[i]) / idle_secs:.0f} / {g['nodeCpuPct']:.0f} | {g['nodeCpuMsPer1000Frames']} |")
 nodes_ms = sum(b - a for a, b in zip(t0, t1)) * 10
 busy = (b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100
 print(f"all three nodes: {nodes_ms / 1000:.1f} s CPU for {frames_all:,} frames = {nodes_ms * 1000 / max(1, frames_all):.1f} ms per 1,000 frames; machine busy {busy:.0f}% over the phase")
@@ -225,4 +237,6 @@ print(f"tasks created {tot('tasksCreated'):,} ({tot('createFailed')} failed), te
 for n, g in enumerate(gens, 1):
     print(f"gen{n}: " + json.dumps({k: v for k, v in g.items() if not k.endswith('Hist')}))
 EOF
-echo "--- vmstat (5 s samples, run queue / idle %): $(awk 'NR>3 {r+=$1; id+=$15; n++} END {if (n) printf "%d samples, mean r %.1f, mean idle %.0f%%", n, r/n, id/n}' "$out/vmstat.log")"
+vm() { awk -v a="$1" -v b="$2" 'NR > a && NR <= b && $1 ~ /^[0-9]+$/ {r += $1; id += $15; st += $17; n++}
+  END {if (n) printf "%d samples, run queue %.1f, idle %.0f%%, steal %.0f%%", n, r / n, id / n, st / n}' "$out/vmstat.log"; }
+echo "--- vmstat (5 s samples, means): whole run $(vm 3 999999); event phase $(vm "$v0" "$v1")"
