@@ -124,7 +124,8 @@ done
 echo "nodes A B C: pids ${node_pid[1]} ${node_pid[2]} ${node_pid[3]} on 10.77.{1,2,3}.1:$port, database $db, output in $out"
 echo "versions: $("$bin/taskhub" --version), redis $(redis-server --version | cut -d' ' -f3), $(psql --version), $(rustc --version)"
 
-vmstat 5 >"$out/vmstat.log" 2>&1 &
+# Line-buffered: the event phase's samples are picked by line count as it starts and ends.
+stdbuf -oL vmstat -t 5 >"$out/vmstat.log" 2>&1 &
 pids+=($!)
 # Load generator N: sockets on node N, tasks created on the node that drives them.
 creator=(x 2 1 1)

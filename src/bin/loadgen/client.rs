@@ -86,6 +86,7 @@ pub async fn run(plan: Plan, stats: Arc<Stats>, gate: Arc<Semaphore>, stop: Canc
         }
     };
     stats.ready.fetch_add(1, Ordering::Relaxed);
+    plan.user.sockets.fetch_add(1, Ordering::Relaxed);
     read(ws, &plan, &stats, &stop).await;
 }
 
@@ -156,11 +157,13 @@ async fn read(mut ws: Ws, plan: &Plan, stats: &Stats, stop: &CancellationToken) 
                     stats.closed_4002.fetch_add(1, Ordering::Relaxed);
                 }
                 stats.closed.fetch_add(1, Ordering::Relaxed);
+                plan.user.sockets.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => {
                 stats.closed.fetch_add(1, Ordering::Relaxed);
+                plan.user.sockets.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }

@@ -171,10 +171,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .create_url
         .as_ref()
         .map(|_| Arc::new(pipeline::Tracker::default()));
-    let mut sockets_of = vec![0u64; users.len()];
     let t = Instant::now();
     for i in 0..args.sockets {
-        sockets_of[i % users.len()] += 1;
         let source = u32::from(args.source_ip) + (i % args.sources.max(1) as usize) as u32;
         let plan = client::Plan {
             user: users[i % users.len()].clone(),
@@ -217,7 +215,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             drain_max: Duration::from_secs(args.drain_max),
         };
         let cpu = || (pid.and_then(cpu_ticks), cpu_ticks(me));
-        let mut summary = pipeline::run(&opts, &users, &sockets_of, &stats, track, cpu).await?;
+        let mut summary = pipeline::run(&opts, &users, &stats, track, cpu).await?;
         summary["sockets"] = args.sockets.into();
         summary["ready"] = ready.into();
         summary["held"] = (ready - stats.closed.load(Ordering::Relaxed)).into();

@@ -81,12 +81,11 @@ pub struct Opts {
     pub drain_max: Duration,
 }
 
-/// The pipeline phase; returns its figures. `sockets_of[u]` is how many sockets watch
-/// user `u`; `cpu` reads the node's and this process's CPU ticks.
+/// The pipeline phase; returns its figures. `cpu` reads the node's and this process's CPU
+/// ticks.
 pub async fn run(
     opts: &Opts,
     users: &[Arc<LgUser>],
-    sockets_of: &[u64],
     stats: &Stats,
     track: &Arc<Tracker>,
     cpu: impl Fn() -> (Option<u64>, Option<u64>),
@@ -147,12 +146,15 @@ pub async fn run(
     let _ = inflight.acquire_many(64).await?;
     let create_secs = t.elapsed().as_secs_f64();
     let tasks = std::mem::take(&mut *created.lock().unwrap_or_else(|e| e.into_inner()));
-    // ...then every watching socket's terminal frame of every task, or the drain limit.
-    let want: u64 = tasks.iter().map(|(_, u)| sockets_of[*u]).sum();
+    // ...then every open socket's terminal frame of every task of its user, or the drain
+    // limit (a socket that failed to connect or closed is not waited for).
+    let sockets_of = |u: usize| users[u].sockets.load(Ordering::Relaxed);
+    let want = || -> u64 { tasks.iter().map(|(_, u)| sockets_of(*u)).sum() };
     let drain = Instant::now();
-    while track.terminal_frames(&tasks) < want && drain.elapsed() < opts.drain_max {
+    while track.terminal_frames(&tasks) < want() && drain.elapsed() < opts.drain_max {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let want = want();
     let wall = t.elapsed().as_secs_f64();
     let cpu1 = cpu();
     let delivered = stats.latency.count() - frames0;
@@ -173,7 +175,7 @@ pub async fn run(
         match f {
             Ok((status, seq)) => {
                 // Subscribed before the task existed: every event, seq 1 to the last.
-                expected_frames += *seq as u64 * sockets_of[*u];
+                expected_frames += *seq as u64 * sockets_of(*u);
                 *statuses.entry(status.clone()).or_default() += 1;
                 if matches!(status.as_str(), "completed" | "failed" | "cancelled") {
                     terminal_tasks += 1;

@@ -3,16 +3,20 @@
 //! rate limited (TASKHUB_RATE_AUTH_PER_MIN per IP, TASKHUB_RATE_TASK_CREATE_PER_MIN per user):
 //! the server must run with them raised, as scripts/bench-hub.sh starts it.
 
+use std::sync::atomic::AtomicU64;
+
 use anyhow::{bail, Context};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 /// A loadgen user: its token and the ids of the tasks it owns.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct LgUser {
     pub id: String,
     pub token: String,
     pub tasks: Vec<String>,
+    /// Its sockets subscribed and still open.
+    pub sockets: AtomicU64,
 }
 
 /// Signs in `count` users (`{prefix}{i}@loadgen.test`, created on first use) and gives each
@@ -62,6 +66,7 @@ async fn one_user(
         id: id.to_string(),
         token: token.to_string(),
         tasks: Vec::new(),
+        sockets: AtomicU64::new(0),
     };
     for t in 0..tasks {
         let vid = create_task(http, base, &user.token, &format!("loadgen {i}/{t}")).await?;
