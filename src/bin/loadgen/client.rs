@@ -1,6 +1,7 @@
 //! One load-generator socket: connect from a given 127.0.0.x source address, authenticate
 //! with `?token=`, subscribe, then read frames until told to stop, timing each event frame
-//! from the publisher's stamp and checking each task's seq order.
+//! from the publisher's stamp (or, in a pipeline run, from the frame's commit `timestamp`)
+//! and checking each task's seq order.
 
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -19,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::pipeline::Tracker;
 use crate::setup::LgUser;
 use crate::stats::{now_us, Stats};
 
@@ -35,12 +37,17 @@ pub struct Plan {
     pub source: Ipv4Addr,
     pub server: SocketAddr,
     pub mode: Mode,
+    /// A pipeline run: the server's own events, for tasks created after the socket opened.
+    pub track: Option<Arc<Tracker>>,
 }
 
 #[derive(Deserialize)]
 struct Frame<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    /// Event frames: the event's commit time, Unix ms.
+    #[serde(default)]
+    timestamp: Option<u64>,
     #[serde(default, borrow)]
     payload: Option<Payload<'a>>,
 }
@@ -79,6 +86,7 @@ pub async fn run(plan: Plan, stats: Arc<Stats>, gate: Arc<Semaphore>, stop: Canc
         }
     };
     stats.ready.fetch_add(1, Ordering::Relaxed);
+    plan.user.sockets.fetch_add(1, Ordering::Relaxed);
     read(ws, &plan, &stats, &stop).await;
 }
 
@@ -136,47 +144,70 @@ async fn expect(ws: &mut Ws, kind: &str) -> anyhow::Result<()> {
 async fn read(mut ws: Ws, plan: &Plan, stats: &Stats, stop: &CancellationToken) {
     // Last seq per task seen on this socket (a user has a handful of tasks).
     let mut last: Vec<(String, i64)> = plan.user.tasks.iter().map(|t| (t.clone(), 0)).collect();
+    let track = plan.track.as_deref();
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => return,
             m = ws.next() => m,
         };
         match msg {
-            Some(Ok(Message::Text(t))) => on_text(t.as_str(), &mut last, stats),
+            Some(Ok(Message::Text(t))) => on_text(t.as_str(), &mut last, stats, track),
             Some(Ok(Message::Close(frame))) => {
                 if frame.is_some_and(|f| u16::from(f.code) == 4002) {
                     stats.closed_4002.fetch_add(1, Ordering::Relaxed);
                 }
                 stats.closed.fetch_add(1, Ordering::Relaxed);
+                plan.user.sockets.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => {
                 stats.closed.fetch_add(1, Ordering::Relaxed);
+                plan.user.sockets.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }
     }
 }
 
-fn on_text(text: &str, last: &mut [(String, i64)], stats: &Stats) {
+fn on_text(text: &str, last: &mut Vec<(String, i64)>, stats: &Stats, track: Option<&Tracker>) {
     let received = now_us();
     let Ok(f) = serde_json::from_str::<Frame>(text) else {
         return;
     };
     let Some(p) = f.payload else { return };
-    let latency = p.lg_sent_us.map(|sent| received.saturating_sub(sent));
+    let latency = match (p.lg_sent_us, track, f.timestamp) {
+        (Some(sent), _, _) => Some(received.saturating_sub(sent)),
+        // The real pipeline: from the event's commit time (ms resolution).
+        (None, Some(_), Some(ms)) => Some(received.saturating_sub(ms * 1000)),
+        _ => None,
+    };
     stats.on_frame(latency, text.len());
     // Order is checked on the load generator's own events (the server's real ones, if any,
-    // have seqs of their own).
-    if let (Some(vid), Some(seq), Some(_)) = (p.video_id, p.seq, p.lg_sent_us) {
-        if let Some((_, prev)) = last.iter_mut().find(|(v, _)| *v == vid) {
-            if seq <= *prev {
-                stats.disorder.fetch_add(1, Ordering::Relaxed);
-            } else if *prev > 0 && seq > *prev + 1 {
-                stats.gaps.fetch_add(1, Ordering::Relaxed);
-            }
-            *prev = seq;
+    // have seqs of their own), or on every event in a pipeline run.
+    if p.lg_sent_us.is_none() && track.is_none() {
+        return;
+    }
+    let (Some(vid), Some(seq)) = (p.video_id, p.seq) else {
+        return;
+    };
+    let i = match (last.iter().position(|(v, _)| *v == vid), track) {
+        (Some(i), _) => i,
+        // A pipeline run's tasks are created while the socket is open.
+        (None, Some(_)) => {
+            last.push((vid.to_string(), 0));
+            last.len() - 1
         }
+        (None, None) => return,
+    };
+    let prev = &mut last[i].1;
+    if seq <= *prev {
+        stats.disorder.fetch_add(1, Ordering::Relaxed);
+    } else if *prev > 0 && seq > *prev + 1 {
+        stats.gaps.fetch_add(1, Ordering::Relaxed);
+    }
+    *prev = seq;
+    if let Some(t) = track {
+        t.on_event(&last[i].0, &f.kind, received);
     }
 }

@@ -6,9 +6,12 @@
 //! `--rate` events per second for `--duration` seconds on the users' Redis channels and
 //! reports connections held, server memory per connection, frames delivered per second,
 //! end-to-end latency (publish -> frame read) and both processes' CPU. Bounded: it stops by
-//! itself after `--max-seconds` whatever happens. See BENCHMARKS.md for recorded runs.
+//! itself after `--max-seconds` whatever happens. With `--create-url` it measures the whole
+//! pipeline instead (see `pipeline.rs`): real tasks created over REST on another node, the
+//! events its poller commits. See BENCHMARKS.md for recorded runs.
 
 mod client;
+mod pipeline;
 mod publish;
 mod raw;
 mod setup;
@@ -55,9 +58,30 @@ struct Args {
     /// What each socket subscribes to.
     #[arg(long, value_enum, default_value_t = Mode::User)]
     mode: Mode,
-    /// Source addresses 127.0.0.1 .. 127.0.0.N, so ephemeral ports do not run out.
+    /// Source addresses `--source-ip` and the N-1 after it (127.0.0.1 .. 127.0.0.N by
+    /// default), so ephemeral ports do not run out.
     #[arg(long, default_value_t = 4)]
     sources: u8,
+    /// The first source address.
+    #[arg(long, default_value = "127.0.0.1")]
+    source_ip: Ipv4Addr,
+    /// Users are `{prefix}{i}@loadgen.test` (several load generators: one prefix each).
+    #[arg(long, default_value = "lg")]
+    user_prefix: String,
+    /// The whole pipeline: create real tasks over REST on this node (whose poller drives
+    /// them) during the event phase instead of publishing synthetic events.
+    #[arg(long)]
+    create_url: Option<String>,
+    /// With --create-url: tasks created per second (round-robin over the users), for
+    /// --duration seconds.
+    #[arg(long, default_value_t = 2.0)]
+    task_rate: f64,
+    /// With --create-url: wait for this file to exist before creating the first task.
+    #[arg(long)]
+    start_file: Option<std::path::PathBuf>,
+    /// With --create-url: longest wait after the last create for every terminal frame.
+    #[arg(long, default_value_t = 120)]
+    drain_max: u64,
     /// Events per second published (each reaches every socket of its user).
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
@@ -123,7 +147,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("server pid: {pid:?}");
 
     let t = Instant::now();
-    let users = setup::users(&base, args.users, args.tasks_per_user, 16).await?;
+    let users = setup::users(
+        &base,
+        &args.user_prefix,
+        args.users,
+        args.tasks_per_user,
+        16,
+    )
+    .await?;
     println!(
         "setup: {} users with {} tasks each in {:.1}s",
         users.len(),
@@ -136,13 +167,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::default());
     let stop = CancellationToken::new();
     let gate = Arc::new(Semaphore::new(args.connect_parallel.max(1)));
+    let track = args
+        .create_url
+        .as_ref()
+        .map(|_| Arc::new(pipeline::Tracker::default()));
     let t = Instant::now();
     for i in 0..args.sockets {
+        let source = u32::from(args.source_ip) + (i % args.sources.max(1) as usize) as u32;
         let plan = client::Plan {
             user: users[i % users.len()].clone(),
-            source: Ipv4Addr::new(127, 0, 0, 1 + (i % args.sources.max(1) as usize) as u8),
+            source: Ipv4Addr::from(source),
             server,
             mode: args.mode,
+            track: track.clone(),
         };
         tokio::spawn(client::run(plan, stats.clone(), gate.clone(), stop.clone()));
     }
@@ -169,6 +206,29 @@ async fn run(args: Args) -> anyhow::Result<()> {
         per_socket.unwrap_or(f64::NAN),
         rss_kib(me)
     );
+    if let (Some(url), Some(track)) = (&args.create_url, &track) {
+        let opts = pipeline::Opts {
+            create_url: url.clone(),
+            task_rate: args.task_rate,
+            duration: Duration::from_secs(args.duration),
+            start_file: args.start_file.clone(),
+            drain_max: Duration::from_secs(args.drain_max),
+        };
+        let cpu = || (pid.and_then(cpu_ticks), cpu_ticks(me));
+        let mut summary = pipeline::run(&opts, &users, &stats, track, cpu).await?;
+        summary["sockets"] = args.sockets.into();
+        summary["ready"] = ready.into();
+        summary["held"] = (ready - stats.closed.load(Ordering::Relaxed)).into();
+        summary["closed4002"] = stats.closed_4002.load(Ordering::Relaxed).into();
+        summary["users"] = users.len().into();
+        summary["serverRssBeforeKiB"] = rss0.into();
+        summary["serverRssKiB"] = rss1.into();
+        summary["serverBytesPerSocket"] = per_socket.map(|b| b.round()).into();
+        summary["serverRssAfterEventsKiB"] = pid.and_then(rss_kib).into();
+        stop.cancel();
+        println!("summary: {summary}");
+        return Ok(());
+    }
 
     let targets: Vec<publish::Target> = users
         .iter()

@@ -70,6 +70,17 @@ impl Histogram {
         self.max.load(Ordering::Relaxed)
     }
 
+    /// The non-empty buckets as (upper edge µs, count), for merging several load
+    /// generators' histograms.
+    pub fn sparse(&self) -> Vec<(u64, u64)> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (upper(i), b.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// The value (µs, bucket upper edge) at or below which `p` percent of samples fall.
     pub fn percentile(&self, p: f64) -> u64 {
         let total = self.count();
