@@ -7,6 +7,7 @@
 #   scripts/bench-login-burst.sh [N=1000] [C=50]
 #   TASKHUB_BIN=path/to/taskhub scripts/bench-login-burst.sh   # an already built binary
 #   BURST_SETTLE_SECS=120 scripts/bench-login-burst.sh          # also RSS that long after it
+#   BURST_REPEAT=2 scripts/bench-login-burst.sh                 # two more bursts, RSS after each
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -32,6 +33,16 @@ rested=$(rss)
 echo "$n logins, $c at a time, in ${took} s"
 echo "server RSS: before ${before} KiB, after ${after} KiB, 2 s later ${rested} KiB"
 awk -v b="$before" -v a="$rested" 'BEGIN { printf "growth: %.1f%%\n", (a - b) * 100 / b }'
+# BURST_REPEAT=K: K more bursts on the same server, RSS after each (does each burst add, or
+# only the first?).
+for i in $(seq 1 "${BURST_REPEAT:-0}"); do
+  seq 1 "$n" | xargs -P "$c" -I{} curl -s -o /dev/null -XPOST "$url/api/auth/login" \
+    -H 'content-type: application/json' -d '{"login":"burst","password":"fake-password-123"}'
+  sleep 2
+  again=$(rss)
+  awk -v i="$((i + 1))" -v b="$before" -v a="$again" -v r="$rested" \
+    'BEGIN { printf "after burst %d: %d KiB, growth %.1f%% (%+.1f%% over the first burst)\n", i, a, (a - b) * 100 / b, (a - r) * 100 / b }'
+done
 settle=${BURST_SETTLE_SECS:-0}
 if [ "$settle" -gt 2 ]; then
   sleep $((settle - 2))

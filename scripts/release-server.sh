@@ -12,7 +12,7 @@ start_release_server() {
   trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
   port=""
   for _ in $(seq 1 100); do
-    port=$(sed -n 's/^taskhub listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+    port=$(sed -n 's/^taskhub listening on http:\/\/.*:\([0-9]*\)$/\1/p' "$log" | head -1)
     [ -n "$port" ] && return 0
     sleep 0.1
   done

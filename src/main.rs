@@ -84,7 +84,9 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     // One plain line on stdout, so scripts and tests can find a port-0 server.
-    println!("taskhub listening on http://127.0.0.1:{}", app.port());
+    // The listener's own address: a node bound to another address than loopback said
+    // 127.0.0.1 here before.
+    println!("taskhub listening on {}", app.url()?);
     tracing::info!(port = app.port(), "taskhub started");
     app.run_until_stopped(taskhub::telemetry::shutdown_signal())
         .await

@@ -113,6 +113,12 @@ impl Application {
         self.port
     }
 
+    /// Where this node answers: its listener's address (127.0.0.1 or ::1 when it listens
+    /// on every address).
+    pub fn url(&self) -> anyhow::Result<String> {
+        Ok(self_url(self.listener.local_addr()?))
+    }
+
     /// The port of the separate metrics listener, when `TASKHUB_METRICS_ADDR` is set.
     pub fn metrics_port(&self) -> Option<u16> {
         let addr = self.metrics_listener.as_ref()?.local_addr().ok()?;

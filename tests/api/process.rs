@@ -83,3 +83,15 @@ impl Process {
         format!("{}/ws", self.url.replacen("http://", "ws://", 1))
     }
 }
+
+/// The "listening" line names the address the node listens on (it said 127.0.0.1 whatever the
+/// bind address was), and the node answers there.
+#[tokio::test]
+async fn the_listening_line_names_the_listeners_own_address() {
+    let node = Process::spawn(&[("TASKHUB_ADDR", "127.0.0.2:0")]);
+    assert!(node.url.starts_with("http://127.0.0.2:"), "{}", node.url);
+    let addr = node.url.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("the node answers at the address it printed");
+}
