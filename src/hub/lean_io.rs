@@ -25,6 +25,9 @@ use tokio_tungstenite::tungstenite::{Bytes, Error, Message, Utf8Bytes};
 /// Bytes read from the socket per system call at most (on the stack, not per socket).
 pub const READ_CHUNK: usize = 4096;
 
+/// Past this many unwritten bytes, a ping is not answered.
+const PONG_BACKLOG_BYTES: usize = 4096;
+
 /// Bytes on their way to one socket: whole frames in order.
 #[derive(Default)]
 pub struct Outgoing {
@@ -165,6 +168,10 @@ impl Incoming {
                 return Poll::Ready(Ok(None));
             }
             let p = self.partial.get_or_insert_with(Box::default);
+            // What was taken goes first: a peer whose frames never line up with the reads
+            // (always part of the next one at the end) would otherwise grow this for ever.
+            p.buf.drain(..p.pos);
+            p.pos = 0;
             p.buf.extend_from_slice(got.filled());
         }
     }
@@ -245,7 +252,10 @@ impl Incoming {
                 Err(Error::Protocol(ProtocolError::UnknownControlFrameType(i)))
             }
             OpCode::Control(Control::Ping) => {
-                if closing.can_send() {
+                // A peer that pings without reading does not grow our buffer: past a backlog,
+                // its pings go unanswered (RFC 6455 §5.5.3 lets an endpoint answer only the
+                // latest; the rate limit closes a peer that keeps on).
+                if closing.can_send() && out.pending() < PONG_BACKLOG_BYTES {
                     out.push_frame(0xA, &payload);
                 }
                 Ok(Some(Message::Ping(payload)))

@@ -172,6 +172,49 @@ async fn an_idle_socket_holds_no_buffer_and_a_frame_split_over_reads_is_held_unt
 }
 
 #[tokio::test]
+async fn frames_that_never_line_up_with_the_reads_do_not_grow_the_buffer() {
+    let (a, mut b) = tokio::io::duplex(64 * 1024);
+    let socket = Socket::new(a, MAX, 4096);
+    let probe = socket.probe();
+    let (_sink, mut stream) = split(socket);
+    let f = frame(0x81, &[b'a'; 100]);
+    b.write_all(&f[..50]).await.unwrap();
+    let mut most = 0;
+    for _ in 0..200 {
+        // The rest of one frame and the start of the next, in one write.
+        b.write_all(&[&f[50..], &f[..50]].concat()).await.unwrap();
+        let m = stream.next().await.unwrap().unwrap();
+        assert_eq!(m, Message::text("a".repeat(100)));
+        most = most.max(probe.buffered_capacity());
+    }
+    // 200 frames went through; what is held is about one frame's worth, not 200.
+    assert!(most < 4 * f.len(), "held up to {most} bytes");
+}
+
+#[tokio::test]
+async fn pings_from_a_peer_that_does_not_read_do_not_grow_the_buffer() {
+    // Room for a few pongs only: the peer never reads.
+    let (a, mut b) = tokio::io::duplex(512);
+    let socket = Socket::new(a, MAX, 4096);
+    let probe = socket.probe();
+    let (_sink, mut stream) = split(socket);
+    let ping = frame(0x89, &[b'p'; 100]);
+    let writer = tokio::spawn(async move {
+        for _ in 0..200 {
+            b.write_all(&ping).await.unwrap();
+        }
+        b
+    });
+    for _ in 0..200 {
+        let m = stream.next().await.unwrap().unwrap();
+        assert!(matches!(m, Message::Ping(_)));
+    }
+    let _b = writer.await.unwrap();
+    let held = probe.buffered_capacity();
+    assert!(held < 2 * 4096, "{held} bytes of pongs held");
+}
+
+#[tokio::test]
 async fn a_backlog_is_written_before_more_is_taken() {
     let (a, mut b) = tokio::io::duplex(64 * 1024);
     let socket = Socket::new(a, MAX, 8);

@@ -180,6 +180,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for WsStream<T> {
         if inner.ended {
             return Poll::Ready(None);
         }
+        if inner.out.pending() > 0 {
+            // A pong or a close answer that the socket did not take at once (below).
+            if let Poll::Ready(Err(e)) = inner.out.poll_send(&mut inner.io, cx) {
+                inner.ended = true;
+                return Poll::Ready(Some(Err(Error::Io(e))));
+            }
+        }
         let read =
             inner
                 .incoming
