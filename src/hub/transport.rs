@@ -44,6 +44,23 @@ struct Inner<T> {
     ended: bool,
 }
 
+impl<T: AsyncWrite + Unpin> Inner<T> {
+    /// Writes what reading queued (pongs, the answer to the peer's close), as far as the
+    /// socket takes it now; a write error ends the reading half.
+    fn send_answers(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        if self.out.pending() == 0 {
+            return Ok(());
+        }
+        match self.out.poll_send(&mut self.io, cx) {
+            Poll::Ready(Err(e)) => {
+                self.ended = true;
+                Err(Error::Io(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 type Shared<T> = Arc<Mutex<Inner<T>>>;
 
 fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, Inner<T>> {
@@ -180,12 +197,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for WsStream<T> {
         if inner.ended {
             return Poll::Ready(None);
         }
-        if inner.out.pending() > 0 {
-            // A pong or a close answer that the socket did not take at once (below).
-            if let Poll::Ready(Err(e)) = inner.out.poll_send(&mut inner.io, cx) {
-                inner.ended = true;
-                return Poll::Ready(Some(Err(Error::Io(e))));
-            }
+        // A pong or a close answer that the socket did not take at once (below).
+        if let Err(e) = inner.send_answers(cx) {
+            return Poll::Ready(Some(Err(e)));
         }
         let read =
             inner
@@ -198,13 +212,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for WsStream<T> {
         };
         if !matches!(item, Some(Ok(_))) {
             inner.ended = true;
-        } else if inner.out.pending() > 0 {
-            // A pong or the answer to the peer's close: on its way now (what the socket
-            // does not take goes with the next write, or when this is polled again).
-            if let Poll::Ready(Err(e)) = inner.out.poll_send(&mut inner.io, cx) {
-                inner.ended = true;
-                return Poll::Ready(Some(Err(Error::Io(e))));
-            }
+        } else if let Err(e) = inner.send_answers(cx) {
+            // The pong or close answer reading queued: on its way now (what the socket does
+            // not take goes with the next write, or when this is polled again).
+            return Poll::Ready(Some(Err(e)));
         }
         Poll::Ready(item)
     }
