@@ -1207,3 +1207,49 @@ fn a_replayed_terminal_frame_delivered_late_reaches_a_new_user_subscription_once
         ],
     );
 }
+
+/// Finding 5: a socket remembered only as many dropped tasks as it keeps cursors. With a
+/// user subscription during a bus outage, a resumed task subscription replayed the task's
+/// terminal frame and ended; the refill then brought two other tasks, whose cursors pushed
+/// the finished task's out at the cap and then were dropped themselves by the next
+/// `make_room`, pushing what the socket remembered of the finished task out of the ring; the
+/// refill's copy of the terminal frame made a new cursor and went out a second time. (Found
+/// by the proptest in about one run out of five.)
+#[test]
+fn a_socket_remembers_a_dropped_task_while_later_ones_are_dropped_too() {
+    use Publish::*;
+    run(
+        4,
+        true,
+        2,
+        vec![
+            Op::SubTask {
+                c: 1,
+                t: 2,
+                since: Since::No,
+            },
+            Op::BusDown,
+            Op::SubUser { c: 1 },
+            Op::Progress {
+                t: 0,
+                step: 1,
+                bus: Now,
+            },
+            Op::End {
+                t: 2,
+                how: End::Completed,
+                bus: Now,
+            },
+            Op::SubTask {
+                c: 1,
+                t: 2,
+                since: Since::Seen,
+            },
+            Op::Progress {
+                t: 1,
+                step: 1,
+                bus: Now,
+            },
+        ],
+    );
+}

@@ -90,7 +90,7 @@ pub struct Outbox {
     pub(super) user_since: Option<i64>,
     /// What the socket had of the tasks whose cursors it dropped while open (cursor cap, end
     /// of a task subscription, of the user subscription): (hash of the task id, seq
-    /// delivered), the latest `cursor_cap` of them. Such a task's new cursor starts from
+    /// delivered), the latest `2 × cursor_cap` of them. Such a task's new cursor starts from
     /// there, so a frame the socket already sent (through a replay, before the bus delivered
     /// its live copy late) is not sent again. Boxed: most sockets never need it.
     #[allow(clippy::box_collection)]

@@ -195,9 +195,19 @@ impl Outbox {
         metrics::counter!("taskhub_ws_cursors_forgotten_total").increment(1);
     }
 
+    /// How many dropped tasks a socket remembers: twice its cursors. A task is either in the
+    /// cursor map or remembered, never both, so nothing remembered is pushed out until the
+    /// socket has followed more than three times `cursor_cap` tasks. With only `cursor_cap`
+    /// of them, one cap-halving `make_room` could push out what an earlier one remembered:
+    /// the model test saw a finished task's cursor dropped at the cap, then two more, and
+    /// the bus refill sent its terminal frame a second time.
+    fn forgotten_cap(&self) -> usize {
+        self.cursor_cap.saturating_mul(2)
+    }
+
     /// Drops the cursors `keep` refuses, noting what each had (see `Outbox::forgotten`).
     fn forget(&mut self, keep: impl Fn(&Cursor) -> bool) {
-        let cap = self.cursor_cap;
+        let cap = self.forgotten_cap();
         let mut forgotten = self.forgotten.take().unwrap_or_default();
         self.cursors.retain(|k, c| {
             if keep(c) {
@@ -212,7 +222,7 @@ impl Outbox {
     /// Drops one task's cursor, noting what it had.
     fn forget_one(&mut self, video_id: &str) {
         if let Some(c) = self.cursors.remove(video_id) {
-            let cap = self.cursor_cap;
+            let cap = self.forgotten_cap();
             let forgotten = self.forgotten.get_or_insert_with(Default::default);
             note(forgotten, cap, video_id, c.delivered);
         }
