@@ -11,12 +11,15 @@
 //! - otherwise (burst): `--tasks N` tasks are queued at once and the node drains them. Under
 //!   a backlog tasks get fewer polls each, so the burst figure flatters; prefer `--rate`.
 //!
+//! `--db-connections N` sizes the database pool (default 16).
+//!
 //! Also reported: events and provider calls per task and per second, and the CPU used (the
 //! poller, the simulator and the database client all run in this process).
 //!
 //! ```sh
 //! cargo run --release --example bench_poller -- --rate 200 --seconds 20
 //! cargo run --release --example bench_poller -- --tasks 5000
+//! cargo run --release --example bench_poller -- --rate 150 --seconds 15 --db-connections 4
 //! ```
 
 use std::time::{Duration, Instant};
@@ -35,6 +38,7 @@ struct Args {
     concurrency: usize,
     database: Option<String>,
     media_copy: bool,
+    db_connections: u32,
 }
 
 fn args() -> Args {
@@ -46,6 +50,7 @@ fn args() -> Args {
         concurrency: 64,
         database: None,
         media_copy: true,
+        db_connections: 16,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     for pair in raw.chunks(2) {
@@ -59,6 +64,7 @@ fn args() -> Args {
             "--concurrency" => a.concurrency = v.parse().unwrap_or_else(|_| bad("a count")),
             "--database" => a.database = Some(v.to_string()),
             "--media-copy" => a.media_copy = v.parse().unwrap_or_else(|_| bad("true|false")),
+            "--db-connections" => a.db_connections = v.parse().unwrap_or_else(|_| bad("a count")),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -158,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: dir.path().to_path_buf(),
         database_url: a.database.clone(),
         jwt_secret: Secret::new("fake-bench-secret-0123456789abcdef0123"),
-        db_max_connections: 16,
+        db_max_connections: Some(a.db_connections),
         ..Settings::default()
     };
     settings.providers.simulator_seconds = a.sim_seconds;

@@ -77,8 +77,9 @@ pub struct Settings {
     pub models: Vec<ModelSpec>,
     /// Serve `/test-pages/` and `/clients/js/` (default: on in development only).
     pub test_pages: Option<bool>,
-    /// Database pool size.
-    pub db_max_connections: u32,
+    /// Database pool size (default: [`crate::store::Dialect::default_pool_size`], 4 on SQLite
+    /// and 10 on PostgreSQL).
+    pub db_max_connections: Option<u32>,
     /// Log format: `pretty` or `json`.
     pub log_format: LogFormat,
     /// Where `test-pages/` and `clients/js/` live (default: the source checkout).
@@ -142,7 +143,7 @@ impl Default for Settings {
             max_upload_bytes: 10 * 1024 * 1024,
             models: default_models(),
             test_pages: None,
-            db_max_connections: 10,
+            db_max_connections: None,
             log_format: LogFormat::Pretty,
             assets_dir: None,
             allow_public_dev: false,
@@ -252,6 +253,14 @@ impl Settings {
                 self.data_dir.join("taskhub.db").display()
             ),
         }
+    }
+
+    /// The database pool's size: `db_max_connections`, or the store's own default.
+    pub fn db_pool_size(&self) -> u32 {
+        self.db_max_connections.unwrap_or_else(|| {
+            let dialect = self.database_url().parse::<crate::store::Dialect>();
+            dialect.map_or(10, crate::store::Dialect::default_pool_size)
+        })
     }
 
     pub fn assets_dir(&self) -> PathBuf {

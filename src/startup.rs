@@ -42,8 +42,7 @@ impl Application {
         crate::http::client_ip::TrustedProxies::parse(&settings.http.trusted_proxies)?;
         crate::http::cors::CorsPolicy::new(&settings.cors, settings.is_production())?;
         settings.compat_sora2.checked_prefix()?;
-        let mut store =
-            Store::connect(&settings.database_url(), settings.db_max_connections).await?;
+        let mut store = Store::connect(&settings.database_url(), settings.db_pool_size()).await?;
         store.set_refund_grace_ms(settings.billing.refund_grace_ms());
         store.set_media_urls(media_urls(&settings));
         store.migrate().await?;

@@ -49,7 +49,7 @@ pub const SECTIONS: &[(&str, &[Doc])] = &[
         d("TASKHUB_MAX_UPLOAD_BYTES", "largest image upload"),
         u("TASKHUB_TEST_PAGES", "on in development", "serve /test-pages/ and /clients/js/"),
         u("TASKHUB_ASSETS_DIR", "the source checkout", "folder holding test-pages/ and clients/"),
-        d("TASKHUB_DB_MAX_CONNECTIONS", "database pool size"),
+        u("TASKHUB_DB_MAX_CONNECTIONS", "4 on SQLite, 10 on PostgreSQL", "database pool size"),
         d("TASKHUB_LOG_FORMAT", "pretty | json; RUST_LOG filters"),
         u("TASKHUB_MODELS", "sora-2, sora-2-pro", "model list as TOML/JSON, or [[models]] in taskhub.toml"),
         d("TASKHUB_ALLOW_PUBLIC_DEV", "let development listen on a non-loopback address"),

@@ -277,3 +277,21 @@ mod secret_file {
         assert_ne!(s.jwt_secret.expose(), "short");
     }
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn the_pool_size_defaults_by_store_and_the_setting_wins() {
+    let mut s = Settings::default();
+    assert_eq!(s.db_pool_size(), 4, "SQLite (the data dir's file)");
+    s.database_url = Some("postgres://postgres@127.0.0.1:5432/test".into());
+    assert_eq!(s.db_pool_size(), 10, "PostgreSQL");
+    s.db_max_connections = Some(3);
+    assert_eq!(s.db_pool_size(), 3);
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("TASKHUB_DB_MAX_CONNECTIONS", "7");
+        let none = jail.directory().join("none.toml");
+        let s: Settings = Settings::figment(&none).extract()?;
+        assert_eq!(s.db_max_connections, Some(7));
+        Ok(())
+    });
+}

@@ -64,7 +64,7 @@ pub async fn test_settings(backend: Backend, dir: &std::path::Path) -> Settings 
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         jwt_secret: Secret::new("fake-test-jwt-secret-0123456789abcdef"),
-        db_max_connections: 5,
+        db_max_connections: Some(5),
         ..Settings::default()
     };
     // Tasks stay where tests put them unless a test turns the poller on (or calls

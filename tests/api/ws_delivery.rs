@@ -26,7 +26,7 @@ async fn snapshot_and_live_race_loses_nothing(backend: Backend) {
         s.hub.ws_coalesce_progress = false;
         s.hub.ws_outbound_queue = 4096;
         s.hub.ws_max_frames_per_sec = 1000;
-        s.db_max_connections = 8;
+        s.db_max_connections = Some(8);
     })
     .await;
     let tok = app.token("race").await;

@@ -28,7 +28,7 @@ async fn foreign_subscribes_racing_live_events_leak_nothing(backend: Backend) {
     const ROUNDS: usize = 60;
     let app = TestApp::spawn_with(backend, |s| {
         s.hub.ws_max_frames_per_sec = 100_000;
-        s.db_max_connections = 8;
+        s.db_max_connections = Some(8);
     })
     .await;
     let tok_a = app.token("alice").await;
