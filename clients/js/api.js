@@ -153,10 +153,15 @@ export class TaskhubApi {
   /**
    * Create a task. Pass JSON params (text-to-video), params with an `image`
    * Blob/File (sent as multipart), or a ready FormData.
+   * With `opts.idempotencyKey` (one per task the user means to make: a
+   * `crypto.randomUUID()`, say), calling again with the same params and key, after a call
+   * whose answer never came, returns the task the first call made instead of making (and
+   * charging) a second one.
    * @param {FormData | {prompt: string, model?: string, seconds?: number|string, size?: string, quality?: string, webhookUrl?: string, referenceImageUrl?: string, image?: Blob}} params
+   * @param {{idempotencyKey?: string}} [opts]
    * @returns {Promise<any>} the created task
    */
-  createTask(params) {
+  createTask(params, opts = {}) {
     let body = params;
     if (!(params instanceof FormData) && params?.image) {
       body = new FormData();
@@ -167,7 +172,8 @@ export class TaskhubApi {
       const image = /** @type {Blob & {name?: string}} */ (params.image);
       body.append('image', image, image.name ?? 'image');
     }
-    return this.request('POST', '/api/video/tasks', { body });
+    const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
+    return this.request('POST', '/api/video/tasks', { body, headers });
   }
 
   /** @param {{page?: number, pageSize?: number, status?: string}} [query] @returns {Promise<{items: any[], total: number, page: number, pageSize: number}>} */

@@ -348,7 +348,8 @@ export declare class TaskhubApi {
   logout(refreshToken?: string): Promise<unknown>;
   me(): Promise<User>;
 
-  createTask(params: CreateTaskParams | FormData): Promise<Task>;
+  /** `opts.idempotencyKey`: the same call again returns the task the first one made. */
+  createTask(params: CreateTaskParams | FormData, opts?: { idempotencyKey?: string }): Promise<Task>;
   listTasks(query?: { page?: number; pageSize?: number; status?: TaskStatus }): Promise<Page<Task>>;
   getTask(videoId: string): Promise<Task>;
   events(videoId: string, sinceSeq?: number): Promise<any>;

@@ -11,8 +11,8 @@
 //!   `TASKHUB_CORS_ALLOW_CREDENTIALS=true`; development warns and drops the credentials.
 //!   The API authenticates with `Authorization: Bearer`, which needs no credentials mode.
 //! - Preflights are answered by the layer before rate limiting, cached by the browser for
-//!   `TASKHUB_CORS_MAX_AGE_SECS`; responses expose the rate-limit headers, `Retry-After`
-//!   and `X-Request-Id` to scripts.
+//!   `TASKHUB_CORS_MAX_AGE_SECS`; scripts may send `Idempotency-Key`, and responses expose
+//!   the rate-limit headers, `Retry-After`, `X-Request-Id` and `Idempotent-Replayed` to them.
 
 use std::time::Duration;
 
@@ -61,19 +61,22 @@ pub struct CorsPolicy {
 }
 
 /// Request headers a cross-origin script may send.
-const ALLOW_HEADERS: [HeaderName; 4] = [
+const ALLOW_HEADERS: [HeaderName; 5] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     HeaderName::from_static("x-api-key"),
     HeaderName::from_static("x-request-id"),
+    HeaderName::from_static(crate::tasks::idempotency::HEADER),
 ];
 
-/// Response headers a cross-origin script may read (the rate limiter's and the request id).
-const EXPOSE_HEADERS: [HeaderName; 4] = [
+/// Response headers a cross-origin script may read (the rate limiter's, the request id, and
+/// whether a task creation was a repeat under its `Idempotency-Key`).
+const EXPOSE_HEADERS: [HeaderName; 5] = [
     HeaderName::from_static("x-ratelimit-limit"),
     HeaderName::from_static("x-ratelimit-remaining"),
     header::RETRY_AFTER,
     HeaderName::from_static("x-request-id"),
+    HeaderName::from_static(crate::tasks::idempotency::REPLAYED_HEADER),
 ];
 
 impl CorsPolicy {

@@ -1,7 +1,8 @@
 //! `/api/video`: create, list, get, events, cancel, retry, delete, content, stats, models.
 
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use crate::domain::TaskStatus;
 use crate::error::{ok, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::Task;
+use crate::tasks::idempotency;
 use crate::wire::{
     Envelope, ErrorEnvelope, EventFrame, ModelView, ModelsView, Paged, PriceTable, TaskContent,
     TaskDeleted, TaskEvents, TaskStatsView, TaskView,
@@ -53,25 +55,31 @@ impl VideoId {
 }
 
 /// Create a task: JSON (text-to-video) or multipart with an `image` part (image-to-video).
+/// With an `Idempotency-Key`, a repeat of the same request returns the task it made (see
+/// [`crate::tasks::idempotency`]).
 #[utoipa::path(post, path = "/api/video/tasks", tag = "tasks",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters, the caller's own (a UUID per task, say): sending the same request again with it returns the task it made the first time (charged once), with `Idempotent-Replayed: true`; the same key with a different request is `idempotencyKeyReused`. Bound to its task while the task exists.")),
     request_body(content(
         (task_input::CreateTaskBody = "application/json"),
         (task_input::CreateTaskMultipart = "multipart/form-data"),
     )),
     responses(
-        (status = 201, description = "The task, queued; its credits are charged", body = Envelope<TaskView>),
-        (status = 400, description = "invalid multipart body", body = ErrorEnvelope),
+        (status = 201, description = "The task, queued; its credits are charged (or, for a repeat under the same `Idempotency-Key`, the task it made then, as it is now)", body = Envelope<TaskView>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when the answer is the task of an earlier request with the same key"))),
+        (status = 400, description = "invalid multipart body, or an `Idempotency-Key` that is not 1 to 255 visible ASCII characters", body = ErrorEnvelope),
         (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
         (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
         (status = 413, description = "image or body too large", body = ErrorEnvelope),
         (status = 415, description = "neither JSON nor multipart", body = ErrorEnvelope),
-        (status = 422, description = "`validationFailed` (per field): also `referenceImageUrl` could not be fetched, `referenceImageUploadId` is not one of the caller's image uploads, or the image cannot be fitted to `size`", body = ErrorEnvelope),
+        (status = 422, description = "`idempotencyKeyReused`: the `Idempotency-Key` made a task from a different request; or `validationFailed` (per field): also `referenceImageUrl` could not be fetched, `referenceImageUploadId` is not one of the caller's image uploads, or the image cannot be fitted to `size`", body = ErrorEnvelope),
     ))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let key = idempotency::HEADER;
+    let key = idempotency::parse_key(req.headers().get(key).map(|v| v.as_bytes()))?;
     let task_input::ReadTask {
         mut input,
         upload_id,
@@ -80,11 +88,15 @@ async fn create(
     uploads
         .resolve_reference(&user, &mut input, upload_id)
         .await?;
-    let task = state.tasks.create(&user, input, None).await?;
-    Ok((
-        StatusCode::CREATED,
-        ok(TaskView::new(&task, state.store.media_urls())),
-    ))
+    let created = state.tasks.create_keyed(&user, input, None, key).await?;
+    let view = TaskView::new(&created.task, state.store.media_urls());
+    let mut res = (StatusCode::CREATED, ok(view)).into_response();
+    if created.repeated {
+        let replayed = HeaderValue::from_static("true");
+        res.headers_mut()
+            .insert(idempotency::REPLAYED_HEADER, replayed);
+    }
+    Ok(res)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

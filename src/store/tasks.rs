@@ -147,6 +147,25 @@ pub struct NewTask {
     pub price: i64,
 }
 
+/// A client's `Idempotency-Key` for a task creation, with the fingerprint of its request.
+#[derive(Clone, Debug)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// Tells a repeat of the request from another request that reuses the key.
+    pub fingerprint: String,
+}
+
+/// What [`Store::create_task_keyed`] found or made.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // returned once per creation, never kept
+pub enum Keyed {
+    Created(Task, TaskEvent),
+    /// The user made a task with this key from the same request before: that task.
+    Repeated(Task),
+    /// The user's task with this key was made from a different request.
+    Reused,
+}
+
 /// Per-user counts for `GET /api/video/stats`.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -170,21 +189,80 @@ impl Store {
         new: NewTask,
         remix_of: Option<&str>,
     ) -> StoreResult<(Task, TaskEvent)> {
+        self.insert_task(new, remix_of, None).await
+    }
+
+    /// [`Store::create_task`] under the user's `Idempotency-Key`: the task this user already
+    /// made with `key` if there is one (whatever the request was: the caller compares the
+    /// fingerprints), else a new task bound to the key. Two requests with one key at once
+    /// make one task: the second one's insert waits for the first one's transaction and then
+    /// finds its task.
+    pub async fn create_task_keyed(
+        &self,
+        new: NewTask,
+        key: &IdempotencyKey,
+    ) -> StoreResult<Keyed> {
+        if let Some(found) = self.task_by_idempotency_key(&new.user_id, key).await? {
+            return Ok(found);
+        }
+        let user_id = new.user_id.clone();
+        match self.insert_task(new, None, Some(key)).await {
+            Ok((task, event)) => Ok(Keyed::Created(task, event)),
+            Err(StoreError::Conflict(e)) => self
+                .task_by_idempotency_key(&user_id, key)
+                .await?
+                .ok_or(StoreError::Conflict(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The task `user_id` made with `key`, if any.
+    pub async fn task_by_idempotency_key(
+        &self,
+        user_id: &str,
+        key: &IdempotencyKey,
+    ) -> StoreResult<Option<Keyed>> {
+        let q = format!(
+            "SELECT {TASK_COLS}, idempotency_fingerprint FROM tasks
+             WHERE user_id = $1 AND idempotency_key = $2"
+        );
+        let row: Option<(Task, Option<String>)> = sqlx::query(&q)
+            .bind(user_id)
+            .bind(&key.key)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| -> Result<_, sqlx::Error> {
+                let task = <Task as sqlx::FromRow<_>>::from_row(&row)?;
+                Ok((task, sqlx::Row::try_get(&row, "idempotency_fingerprint")?))
+            })
+            .transpose()?;
+        Ok(row.map(|(task, fingerprint)| {
+            if fingerprint.as_deref() == Some(&key.fingerprint) {
+                Keyed::Repeated(task)
+            } else {
+                Keyed::Reused
+            }
+        }))
+    }
+
+    async fn insert_task(
+        &self,
+        new: NewTask,
+        remix_of: Option<&str>,
+        key: Option<&IdempotencyKey>,
+    ) -> StoreResult<(Task, TaskEvent)> {
         let now = now_ms();
         let id = new_video_id();
         let mut tx = self.pool().begin().await?;
-        if new.price > 0 {
-            let what = format!(
-                "{} {} · {} · {}s",
-                new.kind, new.quality, new.model, new.seconds
-            );
-            super::ledger::spend_for_task(&mut tx, &new.user_id, new.price, &id, what).await?;
-        }
+        // The task first, then its charge: a second request with the same idempotency key
+        // waits here for the first one's transaction (the unique index) and then fails,
+        // instead of being refused for the credits the first one spent.
         let q = format!(
             "INSERT INTO tasks (id, user_id, provider, kind, model, prompt, seconds, size, quality,
                 reference_image_url, input_image, webhook_url, status, progress, seq, retry_of,
-                credits_charged, created_at, updated_at, next_poll_at, remix_of)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, 1, $13, $14, $15, $15, $15, $16)
+                credits_charged, created_at, updated_at, next_poll_at, remix_of,
+                idempotency_key, idempotency_fingerprint)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, 1, $13, $14, $15, $15, $15, $16, $17, $18)
              RETURNING {TASK_COLS}"
         );
         let task: Task = sqlx::query_as(&q)
@@ -204,8 +282,17 @@ impl Store {
             .bind(new.price)
             .bind(now)
             .bind(remix_of)
+            .bind(key.map(|k| k.key.as_str()))
+            .bind(key.map(|k| k.fingerprint.as_str()))
             .fetch_one(&mut *tx)
             .await?;
+        if new.price > 0 {
+            let what = format!(
+                "{} {} · {} · {}s",
+                new.kind, new.quality, new.model, new.seconds
+            );
+            super::ledger::spend_for_task(&mut tx, &new.user_id, new.price, &id, what).await?;
+        }
         let event = insert_event(&mut tx, &task, EventType::TaskCreated).await?;
         tx.commit().await?;
         if new.price > 0 {

@@ -5,6 +5,7 @@
 pub mod callbacks;
 pub mod context;
 mod drive;
+pub mod idempotency;
 mod inputs;
 pub mod outbound;
 pub mod poller;

@@ -3,13 +3,14 @@
 //! refund, its event), then announces the event. Routes parse and shape; they call these.
 
 use super::context::TaskContext;
+use super::idempotency::{self, Created};
 use super::services::{after_cancel, publish};
 use super::uploads::{self, ImageData};
 use crate::auth::AuthUser;
 use crate::domain::time::now_ms;
 use crate::domain::{TaskChange, TaskStatus};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{NewTask, StoreError, Task};
+use crate::store::{Keyed, NewTask, StoreError, Task};
 
 /// A validated creation request.
 #[derive(Debug, Clone)]
@@ -63,6 +64,32 @@ impl TaskContext {
         input: TaskInput,
         retry_of: Option<String>,
     ) -> ApiResult<Task> {
+        Ok(self.create_keyed(user, input, retry_of, None).await?.task)
+    }
+
+    /// [`TaskContext::create`] under the client's `Idempotency-Key` (see
+    /// [`super::idempotency`]): a repeat of a request already served returns its task before
+    /// any check or charge (the balance it left may no longer cover a second one).
+    pub async fn create_keyed(
+        &self,
+        user: &AuthUser,
+        input: TaskInput,
+        retry_of: Option<String>,
+        key: Option<String>,
+    ) -> ApiResult<Created> {
+        let key = key.map(|k| idempotency::key_for(k, &input));
+        if let Some(key) = &key {
+            match self.store.task_by_idempotency_key(&user.id, key).await? {
+                Some(Keyed::Repeated(task)) => {
+                    return Ok(Created {
+                        task,
+                        repeated: true,
+                    })
+                }
+                Some(_) => return Err(idempotency::reused()),
+                None => {}
+            }
+        }
         let kind = input.kind();
         let price = self.settings.billing.task_price(kind, &input.quality);
         self.check_can_pay(user, price).await?;
@@ -94,17 +121,34 @@ impl TaskContext {
             retry_of,
             price,
         };
-        let (task, event) = match self.store.create_task(new).await {
-            Ok(created) => created,
-            Err(e) => {
-                if let Some(rel) = &input_image {
-                    uploads::remove(&self.settings, rel).await;
-                }
-                return Err(e.into());
-            }
+        let created = match &key {
+            Some(key) => self.store.create_task_keyed(new, key).await,
+            None => self
+                .store
+                .create_task(new)
+                .await
+                .map(|(t, e)| Keyed::Created(t, e)),
         };
-        publish(self, &event).await;
-        Ok(task)
+        let outcome = match created {
+            Ok(Keyed::Created(task, event)) => {
+                publish(self, &event).await;
+                return Ok(Created {
+                    task,
+                    repeated: false,
+                });
+            }
+            // The same key's first request committed while this one was being prepared.
+            Ok(Keyed::Repeated(task)) => Ok(Created {
+                task,
+                repeated: true,
+            }),
+            Ok(Keyed::Reused) => Err(idempotency::reused()),
+            Err(e) => Err(e.into()),
+        };
+        if let Some(rel) = &input_image {
+            uploads::remove(&self.settings, rel).await;
+        }
+        outcome
     }
 
     /// `image` resized and center-cropped to the video `size` when its size differs (or a

@@ -67,6 +67,7 @@ async fn listed_origins_get_cors_headers_and_others_do_not(backend: Backend) {
         "x-ratelimit-remaining",
         "retry-after",
         "x-request-id",
+        "idempotent-replayed",
     ] {
         assert!(exposed.contains(name), "{name} not exposed: {exposed}");
     }
@@ -123,7 +124,9 @@ async fn preflights_are_cached_and_not_rate_limited(backend: Backend) {
             .unwrap_or("")
             .to_lowercase();
         assert!(
-            allowed.contains("authorization") && allowed.contains("content-type"),
+            allowed.contains("authorization")
+                && allowed.contains("content-type")
+                && allowed.contains("idempotency-key"),
             "{allowed}"
         );
     }

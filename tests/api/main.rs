@@ -23,6 +23,7 @@ mod exposure;
 mod google;
 mod hardening;
 mod http_limits;
+mod idempotency;
 mod ledger_check;
 mod malformed;
 mod media_s3;

@@ -76,6 +76,18 @@ test('createTask sends JSON, or multipart when an image is given', async () => {
   assert.equal(form.get('seconds'), '8');
   assert.equal(form.has('quality'), false, 'empty fields are left out');
   assert.equal((await form.get('image').arrayBuffer()).byteLength, 4);
+  assert.equal(calls[1].headers['Idempotency-Key'], undefined);
+});
+
+test('createTask sends the idempotency key it is given', async () => {
+  const { fetch, calls } = fakeFetch({ 'POST /api/video/tasks': () => [201, { success: true, data: { videoId: 'video_x' } }] });
+  const api = new TaskhubApi({ baseUrl: 'http://h', token: 't', fetch });
+  const params = { prompt: 'a cat', model: 'sora-2', seconds: 4, size: '720x1280' };
+  await api.createTask(params, { idempotencyKey: 'key-1' });
+  await api.createTask(params);
+  assert.equal(calls[0].headers['Idempotency-Key'], 'key-1');
+  assert.equal(calls[0].headers.Authorization, 'Bearer t');
+  assert.equal(calls[1].headers['Idempotency-Key'], undefined);
 });
 
 test('every task route maps to its method and path', async () => {
