@@ -100,11 +100,24 @@ async fn rest_agrees(
         r.violations
             .push(format!("creation failed outside every retry: {f}"));
     }
+    // Each creation is retried under its own Idempotency-Key: one task per creation, even when
+    // a node died after committing one and before answering (runs before the key made 301
+    // tasks for 300).
+    let distinct: std::collections::HashSet<&str> =
+        created.iter().map(|(_, id)| id.as_str()).collect();
+    if distinct.len() != created.len() || tasks.len() > created.len() {
+        r.violations.push(format!(
+            "{} tasks in the database, {} distinct of {} creations answered: a retried creation made a second task",
+            tasks.len(),
+            distinct.len(),
+            created.len()
+        ));
+    }
     for (user, id) in created {
         let token = &reg.users[user].token;
         let path = format!("/api/video/tasks/{id}");
         let got = rest
-            .call_retrying(Method::GET, &path, Some(token), None, 5)
+            .call_retrying(Method::GET, &path, Some(token), None, &[], 5)
             .await;
         let Ok((200, body)) = got else {
             r.violations

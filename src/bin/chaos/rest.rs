@@ -49,11 +49,15 @@ impl Rest {
         path: &str,
         token: Option<&str>,
         body: Option<&Value>,
+        headers: &[(&str, &str)],
     ) -> anyhow::Result<(u16, Value)> {
         let what = format!("{method} {}", route_of(path));
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         if let Some(b) = body {
             req = req.json(b);
@@ -86,11 +90,12 @@ impl Rest {
         path: &str,
         token: Option<&str>,
         body: Option<&Value>,
+        headers: &[(&str, &str)],
         tries: usize,
     ) -> anyhow::Result<(u16, Value)> {
         let mut last = Err(anyhow::anyhow!("not tried"));
         for _ in 0..tries.max(1) {
-            last = self.call(method.clone(), path, token, body).await;
+            last = self.call(method.clone(), path, token, body, headers).await;
             match &last {
                 Ok((s, _)) if *s < 500 => return last,
                 _ => tokio::time::sleep(Duration::from_millis(500)).await,

@@ -51,7 +51,7 @@ pub async fn sign_in(rest: &Rest, n: usize, run: &str) -> anyhow::Result<Vec<Use
     for i in 0..n {
         let path = format!("/api/auth/test/login?email=chaos{i}-{run}@example.com");
         let (status, body) = rest
-            .call_retrying(Method::POST, &path, None, None, 10)
+            .call_retrying(Method::POST, &path, None, None, &[], 10)
             .await?;
         let token = body["data"]["accessToken"].as_str().map(str::to_string);
         match (status, token) {
@@ -105,12 +105,16 @@ async fn create_one(
     let prompt = format!("chaos task {i}{}", if fail { " [fail]" } else { "" });
     let token = &reg.users[user].token;
     let body = json!({ "prompt": prompt });
+    // One key per intended task: a retry after an answer that never came (a node killed
+    // mid-request) gets the task the first try made, so the run makes exactly its tasks.
+    let key = format!("chaos-task-{i}");
     let created = rest
         .call_retrying(
             Method::POST,
             "/api/video/tasks",
             Some(token),
             Some(&body),
+            &[("idempotency-key", &key)],
             8,
         )
         .await;
@@ -140,7 +144,7 @@ async fn create_one(
         tokio::time::sleep(Duration::from_millis(rnd(300, 3000))).await;
         let path = format!("/api/video/tasks/{id}/cancel");
         let _ = rest
-            .call_retrying(Method::POST, &path, Some(token), None, 8)
+            .call_retrying(Method::POST, &path, Some(token), None, &[], 8)
             .await;
     }
 }
