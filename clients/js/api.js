@@ -23,6 +23,15 @@ import { TaskhubError } from './util.js';
  */
 
 /** REST client. Auth responses (register, login, testLogin, refresh) store the tokens. */
+/**
+ * The `Idempotency-Key` header of `opts`, if it has a key.
+ * @param {{idempotencyKey?: string}} opts
+ * @returns {Record<string, string> | undefined}
+ */
+function keyHeader(opts) {
+  return opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
+}
+
 export class TaskhubApi {
   /** @param {ApiOptions} [options] */
   constructor(options = {}) {
@@ -172,7 +181,7 @@ export class TaskhubApi {
       const image = /** @type {Blob & {name?: string}} */ (params.image);
       body.append('image', image, image.name ?? 'image');
     }
-    const headers = opts.idempotencyKey ? { 'Idempotency-Key': opts.idempotencyKey } : undefined;
+    const headers = keyHeader(opts);
     return this.request('POST', '/api/video/tasks', { body, headers });
   }
 
@@ -190,8 +199,15 @@ export class TaskhubApi {
   /** @param {string} videoId @returns {Promise<any>} */
   cancel(videoId) { return this.request('POST', `/api/video/tasks/${encodeURIComponent(videoId)}/cancel`); }
 
-  /** @param {string} videoId @returns {Promise<any>} the new task */
-  retry(videoId) { return this.request('POST', `/api/video/tasks/${encodeURIComponent(videoId)}/retry`); }
+  /**
+   * @param {string} videoId a failed task
+   * @param {{idempotencyKey?: string}} [opts] as for `createTask`: the same call again returns the task the first one made
+   * @returns {Promise<any>} the new task
+   */
+  retry(videoId, opts = {}) {
+    const headers = keyHeader(opts);
+    return this.request('POST', `/api/video/tasks/${encodeURIComponent(videoId)}/retry`, { headers });
+  }
 
   /** @param {string} videoId @returns {Promise<any>} */
   delete(videoId) { return this.request('DELETE', `/api/video/tasks/${encodeURIComponent(videoId)}`); }

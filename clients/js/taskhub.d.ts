@@ -354,7 +354,8 @@ export declare class TaskhubApi {
   getTask(videoId: string): Promise<Task>;
   events(videoId: string, sinceSeq?: number): Promise<any>;
   cancel(videoId: string): Promise<Task>;
-  retry(videoId: string): Promise<Task>;
+  /** `opts.idempotencyKey`: the same call again returns the task the first one made. */
+  retry(videoId: string, opts?: { idempotencyKey?: string }): Promise<Task>;
   delete(videoId: string): Promise<unknown>;
   content(videoId: string): Promise<{ videoId: string; externalVideoId: string | null; url: string }>;
   stats(): Promise<any>;

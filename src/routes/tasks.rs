@@ -1,7 +1,7 @@
 //! `/api/video`: create, list, get, events, cancel, retry, delete, content, stats, models.
 
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -78,8 +78,7 @@ async fn create(
     user: AuthUser,
     req: Request,
 ) -> ApiResult<Response> {
-    let key = idempotency::HEADER;
-    let key = idempotency::parse_key(req.headers().get(key).map(|v| v.as_bytes()))?;
+    let key = idempotency_key(req.headers())?;
     let task_input::ReadTask {
         mut input,
         upload_id,
@@ -89,6 +88,17 @@ async fn create(
         .resolve_reference(&user, &mut input, upload_id)
         .await?;
     let created = state.tasks.create_keyed(&user, input, None, key).await?;
+    Ok(created_response(&state, &created))
+}
+
+/// The request's `Idempotency-Key`, checked (400 when malformed).
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let raw = headers.get(idempotency::HEADER).map(|v| v.as_bytes());
+    idempotency::parse_key(raw)
+}
+
+/// 201 with the task, marked `Idempotent-Replayed` when an earlier request made it.
+fn created_response(state: &AppState, created: &idempotency::Created) -> Response {
     let view = TaskView::new(&created.task, state.store.media_urls());
     let mut res = (StatusCode::CREATED, ok(view)).into_response();
     if created.repeated {
@@ -96,7 +106,7 @@ async fn create(
         res.headers_mut()
             .insert(idempotency::REPLAYED_HEADER, replayed);
     }
-    Ok(res)
+    res
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -250,22 +260,26 @@ async fn cancel(
 
 /// Retrying repeats the failed task as it was: a body (say `{"quality":"hd"}`) would not be
 /// honoured, so one with fields is refused rather than charged for as something else.
-#[utoipa::path(post, path = "/api/video/tasks/{videoId}/retry", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID")),
+#[utoipa::path(post, path = "/api/video/tasks/{videoId}/retry", tag = "tasks", params(("videoId" = String, Path, pattern = r"^video_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "`video_` and a UUID"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$", description = "as for creating a task: retrying the same task again with the same key returns the task the key made (`Idempotent-Replayed: true`); the key with another request is `idempotencyKeyReused`")),
     responses(
-        (status = 201, description = "The new task", body = Envelope<TaskView>),
-        (status = 400, description = "not a `video_<uuid>`", body = ErrorEnvelope),
+        (status = 201, description = "The new task (or, for a repeat under the same `Idempotency-Key`, the task it made then, as it is now)", body = Envelope<TaskView>,
+            headers(("Idempotent-Replayed" = String, description = "`true` when the answer is the task of an earlier request with the same key"))),
+        (status = 400, description = "not a `video_<uuid>`, or a malformed `Idempotency-Key`", body = ErrorEnvelope),
         (status = 402, description = "`insufficientCredits`", body = ErrorEnvelope),
         (status = 403, description = "`subscriptionRequired` or `subscriptionExpired`", body = ErrorEnvelope),
         (status = 404, description = "no such task of this user", body = ErrorEnvelope),
         (status = 409, description = "the task has not failed, or its image is gone", body = ErrorEnvelope),
-        (status = 422, description = "a body with fields", body = ErrorEnvelope),
+        (status = 422, description = "a body with fields, or `idempotencyKeyReused`", body = ErrorEnvelope),
     ))]
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
             Ok(map) if map.is_empty() => {}
@@ -278,11 +292,8 @@ async fn retry(
         }
     }
     let id = VideoId::parse(id)?;
-    let task = state.tasks.retry(&user, &id.0).await?;
-    Ok((
-        StatusCode::CREATED,
-        ok(TaskView::new(&task, state.store.media_urls())),
-    ))
+    let created = state.tasks.retry_keyed(&user, &id.0, key).await?;
+    Ok(created_response(&state, &created))
 }
 
 /// Delete a finished task and its events.

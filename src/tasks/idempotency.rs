@@ -43,15 +43,16 @@ pub fn parse_key(raw: Option<&[u8]>) -> ApiResult<Option<String>> {
     Ok(Some(String::from_utf8_lossy(raw).into_owned()))
 }
 
-/// The key with the fingerprint of `input`: every field that makes the task, each
-/// length-prefixed (so no two different requests run together into the same bytes), and the
-/// image's own bytes.
-pub fn key_for(key: String, input: &TaskInput) -> IdempotencyKey {
+/// The key with the fingerprint of `input` (and of the task it retries, if any): every field
+/// that makes the task, each length-prefixed (so no two different requests run together into
+/// the same bytes), and the image's own bytes.
+pub fn key_for(key: String, input: &TaskInput, retry_of: Option<&str>) -> IdempotencyKey {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
+    field(retry_of.unwrap_or("").as_bytes());
     field(input.kind().as_bytes());
     field(input.prompt.as_bytes());
     field(input.model.as_bytes());
@@ -123,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_follows_every_field_and_only_them() {
-        let fp = |i: &TaskInput| key_for("k".into(), i).fingerprint;
+        let fp = |i: &TaskInput| key_for("k".into(), i, None).fingerprint;
         let base = input("a cat");
         assert_eq!(fp(&base), fp(&input("a cat")));
         let mut changed = Vec::new();
@@ -150,7 +151,10 @@ mod tests {
         j.size = "a720x1280".into();
         changed.push(i);
         changed.push(j);
-        let mut seen = std::collections::HashSet::from([fp(&base)]);
+        let retry = |of: &str| key_for("k".into(), &base, Some(of)).fingerprint;
+        assert_eq!(retry("video_1"), retry("video_1"));
+        let mut seen = std::collections::HashSet::from([fp(&base), retry("video_1")]);
+        assert!(seen.insert(retry("video_2")), "another task retried");
         for c in &changed {
             assert!(seen.insert(fp(c)), "{c:?} has a fingerprint already seen");
         }

@@ -77,7 +77,7 @@ impl TaskContext {
         retry_of: Option<String>,
         key: Option<String>,
     ) -> ApiResult<Created> {
-        let key = key.map(|k| idempotency::key_for(k, &input));
+        let key = key.map(|k| idempotency::key_for(k, &input, retry_of.as_deref()));
         if let Some(key) = &key {
             match self.store.task_by_idempotency_key(&user.id, key).await? {
                 Some(Keyed::Repeated(task)) => {
@@ -254,6 +254,17 @@ impl TaskContext {
 
     /// A new task with the failed task's parameters (and its own copy of the image).
     pub async fn retry(&self, user: &AuthUser, video_id: &str) -> ApiResult<Task> {
+        Ok(self.retry_keyed(user, video_id, None).await?.task)
+    }
+
+    /// [`TaskContext::retry`] under the client's `Idempotency-Key` (see
+    /// [`super::idempotency`]; the retried task is part of the request).
+    pub async fn retry_keyed(
+        &self,
+        user: &AuthUser,
+        video_id: &str,
+        key: Option<String>,
+    ) -> ApiResult<Created> {
         let old = self.user_task(user, video_id).await?;
         if old.status != TaskStatus::Failed {
             return Err(ApiError::Conflict(format!(
@@ -279,7 +290,7 @@ impl TaskContext {
             reference_image_url: old.reference_image_url,
             image,
         };
-        self.create(user, input, Some(old.id)).await
+        self.create_keyed(user, input, Some(old.id), key).await
     }
 
     /// Deletes a finished task, its events, its media and its upload (an open one is 409).

@@ -2,9 +2,10 @@
 //! (charged once, `Idempotent-Replayed: true`), even when the balance no longer covers a
 //! second one; the same key with a different request is 422 `idempotencyKeyReused`; keys are
 //! per user; bad keys are 400 and make nothing; concurrent repeats make one task and store
-//! one image.
+//! one image. The same on `POST …/retry`, where the retried task is part of the request.
 
 use serde_json::{json, Value};
+use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
 use crate::billing::credits;
 use crate::helpers::{Backend, TestApp};
@@ -12,7 +13,8 @@ use crate::ledger_check::assert_ledger_invariant;
 
 crate::backend_tests!(
     a_repeat_returns_the_task_it_made_charged_once,
-    concurrent_repeats_make_one_task_and_store_one_image
+    concurrent_repeats_make_one_task_and_store_one_image,
+    a_repeated_retry_makes_one_task
 );
 
 const KEY: &str = "6f1c2a9e-1b7d-4c1e-9f3a-2d5b8e7c4a10";
@@ -172,5 +174,72 @@ async fn concurrent_repeats_make_one_task_and_store_one_image(backend: Backend) 
         stored, 1,
         "the repeats' own copies of the image are removed"
     );
+    assert_ledger_invariant(&app).await;
+}
+
+async fn fail(app: &TestApp, id: &str) {
+    let failed = TaskChange {
+        status: Some(TaskStatus::Failed),
+        error: Some(TaskError {
+            code: "providerError".into(),
+            message: "boom".into(),
+        }),
+        ..Default::default()
+    };
+    let store = &app.state.store;
+    store
+        .apply_change(id, &failed)
+        .await
+        .unwrap()
+        .expect("failed");
+}
+
+async fn a_repeated_retry_makes_one_task(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let tok = app.token("idem-retry").await;
+    let first = app.create_task_id(&tok, "fails twice").await;
+    let second = app.create_task_id(&tok, "fails twice").await;
+    fail(&app, &first).await;
+    fail(&app, &second).await;
+    let before = credits(&app, &tok).await["credits"].as_i64().unwrap();
+    let retry = |id: &str, key: &str| {
+        let call = app
+            .post(format!("/api/video/tasks/{id}/retry"))
+            .auth(&tok)
+            .header("idempotency-key", key);
+        async move {
+            let resp = call.response().await;
+            let replayed = resp.headers().contains_key("idempotent-replayed");
+            let status = resp.status().as_u16();
+            (
+                status,
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+                replayed,
+            )
+        }
+    };
+    let (status, made, replayed) = retry(&first, "retry-1").await;
+    assert_eq!((status, replayed), (201, false), "{made}");
+    let (status, again, replayed) = retry(&first, "retry-1").await;
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again["data"]["videoId"], made["data"]["videoId"]);
+    assert_eq!(again["data"]["retryOf"], first.as_str());
+    // The same key for retrying another task (same prompt, same settings) is another request.
+    let (status, refused, _) = retry(&second, "retry-1").await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotencyKeyReused");
+    let (status, _, _) = retry(&first, "has space").await;
+    assert_eq!(status, 400);
+    let price = app
+        .state
+        .settings
+        .billing
+        .task_price("textToVideo", "standard");
+    assert_eq!(
+        credits(&app, &tok).await["credits"].as_i64().unwrap(),
+        before - price,
+        "one retry charged"
+    );
+    assert_eq!(task_count(&app, &tok).await, 3);
     assert_ledger_invariant(&app).await;
 }

@@ -79,13 +79,18 @@ test('createTask sends JSON, or multipart when an image is given', async () => {
   assert.equal(calls[1].headers['Idempotency-Key'], undefined);
 });
 
-test('createTask sends the idempotency key it is given', async () => {
-  const { fetch, calls } = fakeFetch({ 'POST /api/video/tasks': () => [201, { success: true, data: { videoId: 'video_x' } }] });
+test('createTask and retry send the idempotency key they are given', async () => {
+  const created = () => [201, { success: true, data: { videoId: 'video_x' } }];
+  const { fetch, calls } = fakeFetch({ 'POST /api/video/tasks': created, 'POST /api/video/tasks/video_1/retry': created });
   const api = new TaskhubApi({ baseUrl: 'http://h', token: 't', fetch });
   const params = { prompt: 'a cat', model: 'sora-2', seconds: 4, size: '720x1280' };
   await api.createTask(params, { idempotencyKey: 'key-1' });
   await api.createTask(params);
   assert.equal(calls[0].headers['Idempotency-Key'], 'key-1');
+  await api.retry('video_1', { idempotencyKey: 'key-2' });
+  assert.equal(calls[2].headers['Idempotency-Key'], 'key-2');
+  await api.retry('video_1');
+  assert.equal(calls[3].headers['Idempotency-Key'], undefined);
   assert.equal(calls[0].headers.Authorization, 'Bearer t');
   assert.equal(calls[1].headers['Idempotency-Key'], undefined);
 });
