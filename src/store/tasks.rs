@@ -192,19 +192,16 @@ impl Store {
         self.insert_task(new, remix_of, None).await
     }
 
-    /// [`Store::create_task`] under the user's `Idempotency-Key`: the task this user already
-    /// made with `key` if there is one (whatever the request was: the caller compares the
-    /// fingerprints), else a new task bound to the key. Two requests with one key at once
-    /// make one task: the second one's insert waits for the first one's transaction and then
-    /// finds its task.
+    /// [`Store::create_task`] under the user's `Idempotency-Key`: a new task bound to the key,
+    /// or, when the user has one with it already, that one (as [`Store::task_by_idempotency_key`]
+    /// tells it; callers look that up first, this covers the race). Two requests with one key at
+    /// once make one task: the second one's insert waits for the first one's transaction and
+    /// then finds its task.
     pub async fn create_task_keyed(
         &self,
         new: NewTask,
         key: &IdempotencyKey,
     ) -> StoreResult<Keyed> {
-        if let Some(found) = self.task_by_idempotency_key(&new.user_id, key).await? {
-            return Ok(found);
-        }
         let user_id = new.user_id.clone();
         match self.insert_task(new, None, Some(key)).await {
             Ok((task, event)) => Ok(Keyed::Created(task, event)),

@@ -19,13 +19,14 @@ crate::backend_tests!(
 
 const KEY: &str = "6f1c2a9e-1b7d-4c1e-9f3a-2d5b8e7c4a10";
 
-/// Posts `body` under `key`; (status, body, whether the answer says it was replayed).
+/// Posts `body` under `key`; see [`keyed_reply`].
 async fn post_keyed(app: &TestApp, tok: &str, key: &str, body: Value) -> (u16, Value, bool) {
-    let resp = app
-        .post_task(tok, body)
-        .header("idempotency-key", key)
-        .response()
-        .await;
+    let call = app.post_task(tok, body).header("idempotency-key", key);
+    keyed_reply(call.response().await).await
+}
+
+/// (status, body, whether the answer says it was replayed).
+async fn keyed_reply(resp: reqwest::Response) -> (u16, Value, bool) {
     let status = resp.status().as_u16();
     let replayed = match resp.headers().get("idempotent-replayed") {
         Some(v) => {
@@ -141,13 +142,7 @@ async fn concurrent_repeats_make_one_task_and_store_one_image(backend: Backend) 
             .header("idempotency-key", KEY)
             .multipart(form)
             .response();
-        async move {
-            let resp = resp.await;
-            let replayed = resp.headers().contains_key("idempotent-replayed");
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            (status, body, replayed)
-        }
+        async move { keyed_reply(resp.await).await }
     };
     let replies = futures_util::future::join_all((0..8).map(|_| post())).await;
     let mut ids = std::collections::HashSet::new();
@@ -207,16 +202,7 @@ async fn a_repeated_retry_makes_one_task(backend: Backend) {
             .post(format!("/api/video/tasks/{id}/retry"))
             .auth(&tok)
             .header("idempotency-key", key);
-        async move {
-            let resp = call.response().await;
-            let replayed = resp.headers().contains_key("idempotent-replayed");
-            let status = resp.status().as_u16();
-            (
-                status,
-                resp.json::<Value>().await.unwrap_or(Value::Null),
-                replayed,
-            )
-        }
+        async move { keyed_reply(call.response().await).await }
     };
     let (status, made, replayed) = retry(&first, "retry-1").await;
     assert_eq!((status, replayed), (201, false), "{made}");
