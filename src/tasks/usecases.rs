@@ -36,6 +36,17 @@ impl TaskInput {
     }
 }
 
+/// The answer when the key has a task already: that task for the same request, else 422.
+fn already_made(found: Keyed) -> ApiResult<Created> {
+    match found {
+        Keyed::Repeated(task) => Ok(Created {
+            task,
+            repeated: true,
+        }),
+        _ => Err(idempotency::reused()),
+    }
+}
+
 /// A missing task and someone else's task look the same.
 fn not_found(e: StoreError) -> ApiError {
     match e {
@@ -79,15 +90,8 @@ impl TaskContext {
     ) -> ApiResult<Created> {
         let key = key.map(|k| idempotency::key_for(k, &input, retry_of.as_deref()));
         if let Some(key) = &key {
-            match self.store.task_by_idempotency_key(&user.id, key).await? {
-                Some(Keyed::Repeated(task)) => {
-                    return Ok(Created {
-                        task,
-                        repeated: true,
-                    })
-                }
-                Some(_) => return Err(idempotency::reused()),
-                None => {}
+            if let Some(found) = self.store.task_by_idempotency_key(&user.id, key).await? {
+                return already_made(found);
             }
         }
         let kind = input.kind();
@@ -138,11 +142,7 @@ impl TaskContext {
                 });
             }
             // The same key's first request committed while this one was being prepared.
-            Ok(Keyed::Repeated(task)) => Ok(Created {
-                task,
-                repeated: true,
-            }),
-            Ok(Keyed::Reused) => Err(idempotency::reused()),
+            Ok(found) => already_made(found),
             Err(e) => Err(e.into()),
         };
         if let Some(rel) = &input_image {

@@ -5,9 +5,8 @@
 //! one image. The same on `POST …/retry`, where the retried task is part of the request.
 
 use serde_json::{json, Value};
-use taskhub::domain::lifecycle::{TaskChange, TaskError, TaskStatus};
 
-use crate::billing::credits;
+use crate::billing::{credits, failed};
 use crate::helpers::{Backend, TestApp};
 use crate::ledger_check::assert_ledger_invariant;
 
@@ -173,17 +172,9 @@ async fn concurrent_repeats_make_one_task_and_store_one_image(backend: Backend) 
 }
 
 async fn fail(app: &TestApp, id: &str) {
-    let failed = TaskChange {
-        status: Some(TaskStatus::Failed),
-        error: Some(TaskError {
-            code: "providerError".into(),
-            message: "boom".into(),
-        }),
-        ..Default::default()
-    };
     let store = &app.state.store;
     store
-        .apply_change(id, &failed)
+        .apply_change(id, &failed())
         .await
         .unwrap()
         .expect("failed");
